@@ -1,0 +1,272 @@
+// Verifies the company's JWTs against keys from a JWKS URL or a key file and turns the
+// claims into an Identity. Keys always come from configuration, never from the token.
+
+import { Buffer } from 'node:buffer';
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  errors,
+  jwtVerify,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+  type JWTVerifyOptions,
+  type RemoteJWKSet,
+} from 'jose';
+import { GatewayError } from '../gateway/errors.js';
+import type { Identity } from './identity.js';
+import { keyFitsAlgorithm, parseStaticKeys } from './static-keys.js';
+
+/** Asymmetric JWS algorithms jose verifies on Node 20. HMAC and `none` are refused on purpose. */
+export const SUPPORTED_ALGORITHMS = [
+  'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519',
+] as const;
+
+export interface JwtVerifierOptions {
+  /** AUTH_JWKS_URL: the IdP's JWKS endpoint (http or https). Exactly one of this and `staticKeys`. */
+  jwksUrl?: string;
+  /** Contents of AUTH_PUBLIC_KEY_FILE: PEM public key(s) (SPKI), X.509 certificate(s), or a JWKS document. */
+  staticKeys?: string;
+  /** Required `iss`. */
+  issuer: string;
+  /** Required `aud` (one of the token's audiences). */
+  audience: string;
+  /** Accepted `alg`s; see SUPPORTED_ALGORITHMS. */
+  algorithms: readonly string[];
+  /** Claim holding the groups; a dotted path such as `realm_access.roles` walks nested objects. Default `groups`. */
+  groupsClaim?: string;
+  /** Leeway for `exp`/`nbf`/`iat`, 0–300. Default 30. */
+  clockToleranceSeconds?: number;
+  /** Tokens longer than this are refused before parsing. Default 8192. */
+  maxTokenBytes?: number;
+  /** Keys older than this are refetched. Default 600 000 (10 min). */
+  jwksCacheMaxAgeMs?: number;
+  /** After a fetch, an unknown `kid` triggers another fetch only after this long. Default 30 000. */
+  jwksCooldownMs?: number;
+  /** Timeout of one JWKS fetch. Default 5000. */
+  jwksTimeoutMs?: number;
+  /** Clock in ms since the epoch; default `Date.now`. */
+  now?: () => number;
+}
+
+/** Checks a JWT and reports whether its keys are available. */
+export interface JwtVerifier {
+  /**
+   * Verifies `token` and returns who it belongs to. Throws GatewayError `auth_required` for an
+   * empty token and `auth_invalid` (with the reason as `cause`) for anything else wrong.
+   */
+  verify(token: string): Promise<Identity>;
+  /**
+   * For /readyz: true when keys are loaded and fresh. With a JWKS URL and no fresh keys it
+   * fetches them (bounded by `jwksTimeoutMs`) and answers whether that worked.
+   */
+  keysReady(): Promise<boolean>;
+  /** Where keys come from, for the startup log. */
+  readonly keySource: 'jwks-url' | 'key-file';
+}
+
+const DEFAULT_TOLERANCE_SECONDS = 30;
+const MAX_TOLERANCE_SECONDS = 300;
+
+/** Creates a verifier; throws an Error listing every problem with `options`. */
+export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
+  const problems: string[] = [];
+  const {
+    jwksUrl,
+    staticKeys,
+    issuer,
+    audience,
+    groupsClaim = 'groups',
+    clockToleranceSeconds = DEFAULT_TOLERANCE_SECONDS,
+    maxTokenBytes = 8192,
+    now = Date.now,
+  } = options;
+
+  if ((jwksUrl === undefined) === (staticKeys === undefined)) {
+    problems.push('exactly one of jwksUrl (AUTH_JWKS_URL) and staticKeys (AUTH_PUBLIC_KEY_FILE) is required');
+  }
+  if (typeof issuer !== 'string' || issuer === '') problems.push('issuer (AUTH_ISSUER) is required');
+  if (typeof audience !== 'string' || audience === '') problems.push('audience (AUTH_AUDIENCE) is required');
+  if (typeof groupsClaim !== 'string' || groupsClaim === '' || groupsClaim.split('.').includes('')) {
+    problems.push(`groupsClaim ${JSON.stringify(groupsClaim)} is not a claim name or dotted path`);
+  }
+  // Capped rather than clamped: a tolerance of hours would quietly keep expired tokens alive.
+  if (!Number.isFinite(clockToleranceSeconds) || clockToleranceSeconds < 0 || clockToleranceSeconds > MAX_TOLERANCE_SECONDS) {
+    problems.push(`clockToleranceSeconds must be between 0 and ${MAX_TOLERANCE_SECONDS}`);
+  }
+  if (!Number.isInteger(maxTokenBytes) || maxTokenBytes <= 0) problems.push('maxTokenBytes must be a positive integer');
+  const algorithms = checkAlgorithms(options.algorithms, problems);
+
+  let resolveKey: JWTVerifyGetKey | undefined;
+  let remote: RemoteJWKSet | undefined;
+  if (jwksUrl !== undefined && staticKeys === undefined) {
+    const url = checkJwksUrl(jwksUrl, problems);
+    const timeoutDuration = checkDuration('jwksTimeoutMs', options.jwksTimeoutMs, problems, true);
+    const cooldownDuration = checkDuration('jwksCooldownMs', options.jwksCooldownMs, problems);
+    const cacheMaxAge = checkDuration('jwksCacheMaxAgeMs', options.jwksCacheMaxAgeMs, problems);
+    if (url !== undefined && problems.length === 0) {
+      // jose's resolver selects by `alg` and `kid`, refetches on an unknown kid outside the
+      // cooldown, and fetches with `redirect: 'manual'`, so a redirect is a failure.
+      remote = createRemoteJWKSet(url, { timeoutDuration, cooldownDuration, cacheMaxAge });
+      resolveKey = remote;
+    }
+  } else if (staticKeys !== undefined && jwksUrl === undefined) {
+    try {
+      const { format, keys } = parseStaticKeys(staticKeys);
+      if (!keys.some((jwk) => algorithms.some((alg) => keyFitsAlgorithm(jwk, alg)))) {
+        problems.push(`no key in the key file can verify any of the algorithms ${algorithms.join(', ') || '(none)'}`);
+      }
+      const local = createLocalJWKSet({ keys });
+      // A PEM key has no `kid`, while IdP tokens usually carry one: select PEM keys by `alg`
+      // only. Keys from a JWKS document keep jose's usual kid matching.
+      resolveKey = format === 'pem' ? (header) => local({ alg: header.alg }) : local;
+    } catch (cause) {
+      problems.push(`staticKeys (AUTH_PUBLIC_KEY_FILE): ${(cause as Error).message}`);
+    }
+  }
+
+  if (problems.length > 0 || resolveKey === undefined) {
+    throw new Error(`Invalid JWT verifier options:\n  - ${problems.join('\n  - ')}`);
+  }
+  const getKey = resolveKey;
+  const groupsPath = groupsClaim.split('.');
+
+  async function verifySignatureAndClaims(token: string): Promise<JWTPayload> {
+    const verifyOptions: JWTVerifyOptions = {
+      algorithms,
+      issuer,
+      audience,
+      requiredClaims: ['exp'],
+      clockTolerance: clockToleranceSeconds,
+      currentDate: new Date(now()),
+    };
+    try {
+      return (await jwtVerify(token, getKey, verifyOptions)).payload;
+    } catch (err) {
+      // Several keys fit a token without `kid` (two keys mid-rotation in one JWKS): jose hands
+      // over the candidates and leaves trying them to us. Claim errors still end the search.
+      if (!(err instanceof errors.JWKSMultipleMatchingKeys)) throw err;
+      for await (const candidate of err) {
+        try {
+          return (await jwtVerify(token, candidate, verifyOptions)).payload;
+        } catch (inner) {
+          if (!(inner instanceof errors.JWSSignatureVerificationFailed)) throw inner;
+        }
+      }
+      throw new errors.JWSSignatureVerificationFailed('no candidate key verified the signature', { cause: err });
+    }
+  }
+
+  return {
+    keySource: remote === undefined ? 'key-file' : 'jwks-url',
+
+    async verify(token: string): Promise<Identity> {
+      if (typeof token !== 'string' || token.trim() === '') throw new GatewayError('auth_required');
+      // Before any base64 or JSON work: a huge header is cheap to send and costly to parse.
+      if (token.length > maxTokenBytes || Buffer.byteLength(token, 'utf8') > maxTokenBytes) {
+        throw new GatewayError('auth_invalid', { cause: new Error(`token longer than ${maxTokenBytes} bytes`) });
+      }
+      let payload: JWTPayload;
+      try {
+        payload = await verifySignatureAndClaims(token);
+      } catch (cause) {
+        throw new GatewayError('auth_invalid', { cause });
+      }
+      return toIdentity(payload, groupsClaim, groupsPath);
+    },
+
+    async keysReady(): Promise<boolean> {
+      if (remote === undefined || remote.fresh) return true;
+      try {
+        await remote.reload();
+        return true;
+      } catch {
+        return false;
+      }
+    },
+  };
+}
+
+function checkAlgorithms(algorithms: readonly string[] | undefined, problems: string[]): string[] {
+  if (!Array.isArray(algorithms) || algorithms.length === 0) {
+    problems.push('algorithms (AUTH_ALGORITHMS) must list at least one algorithm');
+    return [];
+  }
+  const accepted: string[] = [];
+  for (const alg of algorithms) {
+    if (typeof alg === 'string' && alg.toLowerCase() === 'none') {
+      problems.push('algorithm "none" is never accepted: it means an unsigned token');
+    } else if (typeof alg === 'string' && /^hs/i.test(alg)) {
+      problems.push(`algorithm ${alg} is HMAC, which is not supported (the key would be a shared secret)`);
+    } else if (!(SUPPORTED_ALGORITHMS as readonly string[]).includes(alg)) {
+      problems.push(`algorithm ${JSON.stringify(alg)} is not supported; use ${SUPPORTED_ALGORITHMS.join(', ')}`);
+    } else if (!accepted.includes(alg)) {
+      accepted.push(alg);
+    }
+  }
+  return accepted;
+}
+
+function checkJwksUrl(value: string, problems: string[]): URL | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    problems.push(`jwksUrl (AUTH_JWKS_URL) is not a URL: ${JSON.stringify(value)}`);
+    return undefined;
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    problems.push('jwksUrl (AUTH_JWKS_URL) must be an http(s) URL');
+    return undefined;
+  }
+  if (url.username !== '' || url.password !== '') {
+    problems.push('jwksUrl (AUTH_JWKS_URL) must not contain credentials');
+    return undefined;
+  }
+  return url;
+}
+
+function checkDuration(name: string, value: number | undefined, problems: string[], integer = false): number | undefined {
+  if (value === undefined) return undefined;
+  const valid = integer ? Number.isInteger(value) : Number.isFinite(value) || value === Infinity;
+  if (!valid || value < 0) {
+    problems.push(`${name} must be a non-negative ${integer ? 'integer' : 'number'}`);
+    return undefined;
+  }
+  return value;
+}
+
+function toIdentity(payload: JWTPayload, groupsClaim: string, groupsPath: readonly string[]): Identity {
+  const { sub, exp } = payload;
+  if (typeof sub !== 'string' || sub === '') {
+    throw new GatewayError('auth_invalid', { cause: new Error('the token has no "sub" string') });
+  }
+  // requiredClaims guarantees `exp`; jose has checked it is a number in the future.
+  const identity: Identity = { sub, groups: readGroups(payload, groupsClaim, groupsPath), expiresAt: exp as number };
+  // An IdP that says the address is unverified lets users type any address: never let such
+  // an email match a policy's `users` or `emailDomains`.
+  if (typeof payload['email'] === 'string' && payload['email'] !== '' && payload['email_verified'] !== false) {
+    identity.email = payload['email'];
+  }
+  return identity;
+}
+
+function readGroups(payload: JWTPayload, claim: string, path: readonly string[]): string[] {
+  // A claim whose name itself contains dots (Auth0's `https://example.com/groups`) is read
+  // as-is; otherwise the name is a path into nested objects (Keycloak's `realm_access.roles`).
+  let value: unknown = Object.hasOwn(payload, claim) ? payload[claim] : walk(payload, path);
+  if (typeof value === 'string') value = [value];
+  if (!Array.isArray(value)) return [];
+  // Groups only ever grant access, so ignoring odd members cannot widen it.
+  return value.filter((group): group is string => typeof group === 'string' && group !== '');
+}
+
+function walk(value: unknown, path: readonly string[]): unknown {
+  let current = value;
+  for (const segment of path) {
+    if (typeof current !== 'object' || current === null || Array.isArray(current) || !Object.hasOwn(current, segment)) {
+      return undefined;
+    }
+    current = (current as Record<string, unknown>)[segment];
+  }
+  return current;
+}

@@ -1,0 +1,91 @@
+// The audit record schema: a discriminated union on `type`. Records are built only from these
+// fields, so no token, ticket, secret key or upstream URL can reach the trail.
+
+export interface Actor {
+  sub: string;
+  email?: string;
+}
+
+interface AuditBase {
+  /** Unique record id. */
+  id: string;
+  /** ISO-8601 time the record was made. */
+  ts: string;
+  /** Who, when known (null for refusals before authentication). */
+  actor: Actor | null;
+  instanceId?: string;
+  sessionId?: string;
+  clientIp: string;
+  /** The gateway's id of the HTTP request or upgrade that led to this record. */
+  gatewayRequestId: string;
+  /** Tencent Cloud's RequestId, where a Tencent call was made. */
+  tencentRequestId?: string;
+}
+
+export interface TicketIssued extends AuditBase {
+  type: 'ticket.issued';
+  role: string;
+  expiresAt: string;
+}
+
+export interface SessionDenied extends AuditBase {
+  type: 'session.denied';
+  /** Gateway error code (see the README's error table). */
+  code: string;
+  /** Where it was refused: the ticket call, the upgrade checks, or Tencent/upstream after accept. */
+  stage: 'ticket' | 'upgrade' | 'upstream';
+  httpStatus?: number;
+  closeCode?: number;
+  /** Tencent's error code, when Tencent refused. */
+  tencentCode?: string;
+}
+
+export interface SessionStarted extends AuditBase {
+  type: 'session.started';
+  sessionId: string;
+  role: string;
+}
+
+export interface SessionEnded extends AuditBase {
+  type: 'session.ended';
+  sessionId: string;
+  durationMs: number;
+  bytesFromClient: number;
+  bytesFromUpstream: number;
+  closeCode: number;
+  closedBy: 'client' | 'upstream' | 'gateway' | 'admin';
+  reason: string;
+}
+
+export interface AuthFailed extends AuditBase {
+  type: 'auth.failed';
+  code: string;
+  /** Where the credential came from: bearer, header, cookie, ticket, or none. */
+  source: string;
+}
+
+export interface RateLimitExceeded extends AuditBase {
+  type: 'ratelimit.exceeded';
+  scope: 'instance' | 'api' | 'user';
+  retryAfter: number;
+}
+
+export interface SessionTerminated extends AuditBase {
+  type: 'session.terminated';
+  sessionId: string;
+  terminatedBy: Actor;
+}
+
+export type AuditRecord =
+  | TicketIssued
+  | SessionDenied
+  | SessionStarted
+  | SessionEnded
+  | AuthFailed
+  | RateLimitExceeded
+  | SessionTerminated;
+
+export type AuditType = AuditRecord['type'];
+
+/** What a caller supplies; `id` and `ts` are added by the audit log. */
+export type AuditInput = AuditRecord extends infer R ? (R extends AuditRecord ? Omit<R, 'id' | 'ts'> : never) : never;

@@ -1,0 +1,69 @@
+// The fleet-wide sliding-window limiter: one Lua script per attempt, timed by the Redis
+// server's clock, so every replica counts against the same window whatever its own clock says.
+
+import { randomUUID } from 'node:crypto';
+import { callRedis } from '../state/redis-call.js';
+import type { RedisConnection } from '../state/redis-client.js';
+import { checkLimitArguments } from './check-limit-arguments.js';
+import type { LimitDecision, SlidingWindowLimiter } from './limiter.js';
+
+/** Options for {@link createRedisLimiter}. */
+export interface RedisLimiterOptions {
+  redis: RedisConnection;
+  /** Namespace for this limiter's keys, e.g. `vncgw:limit:`. */
+  keyPrefix: string;
+}
+
+// KEYS[1]: the sorted set of this key's attempts (score = server time in µs).
+// ARGV: limit, windowMs, a unique member for this attempt.
+// Returns {allowed 0|1, remaining, retryAfterMs}.
+const SLIDING_WINDOW_LUA = `
+local limit = tonumber(ARGV[1])
+local windowMs = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local nowUs = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local windowUs = windowMs * 1000
+-- An attempt exactly windowMs old has left the window.
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', nowUs - windowUs)
+local count = redis.call('ZCARD', KEYS[1])
+if count < limit then
+  redis.call('ZADD', KEYS[1], nowUs, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], windowMs)
+  return {1, limit - count - 1, 0}
+end
+-- A slot frees when enough old attempts leave that fewer than limit remain: the oldest one
+-- when count == limit, a later one if the limit was lowered since they were recorded.
+local freeing = redis.call('ZRANGE', KEYS[1], count - limit, count - limit, 'WITHSCORES')
+local retryMs = math.ceil((tonumber(freeing[2]) + windowUs - nowUs) / 1000)
+if retryMs < 1 then retryMs = 1 end
+return {0, 0, retryMs}
+`;
+
+const COMMAND = 'vncgwSlidingWindowAttempt';
+
+type SlidingWindowCommand = (key: string, limit: number, windowMs: number, member: string) => Promise<[number, number, number]>;
+
+/**
+ * A {@link SlidingWindowLimiter} in Redis. Each attempt is one atomic script (registered with
+ * `defineCommand`, so EVALSHA with a transparent EVAL fallback) over a sorted set at
+ * `${keyPrefix}{${key}}`; the hash tag keeps the script's key in one Cluster slot. Any Redis
+ * failure rejects with `GatewayError('state_unavailable')`.
+ */
+export function createRedisLimiter(options: RedisLimiterOptions): SlidingWindowLimiter {
+  const { redis, keyPrefix } = options;
+  const commands = redis as unknown as Record<string, SlidingWindowCommand | undefined>;
+  if (typeof commands[COMMAND] !== 'function') {
+    redis.defineCommand(COMMAND, { numberOfKeys: 1, lua: SLIDING_WINDOW_LUA });
+  }
+  const run = commands[COMMAND] as SlidingWindowCommand;
+
+  return {
+    async attempt(key: string, limit: number, windowMs: number): Promise<LimitDecision> {
+      checkLimitArguments(limit, windowMs);
+      const [allowed, remaining, retryAfterMs] = await callRedis(() =>
+        run.call(redis, `${keyPrefix}{${key}}`, limit, windowMs, randomUUID()),
+      );
+      return { allowed: allowed === 1, remaining, retryAfterMs };
+    },
+  };
+}

@@ -1,0 +1,210 @@
+// startSimulator(): a local stand-in for Tencent Cloud (Lighthouse + CVM API and the single-use wss VNC endpoint).
+
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import { createApiRequestHandler, type ApiCallRecord, type InjectedError, type SimAccount } from './api-server.js';
+import { DEMO_INSTANCES, type InstanceState, type SimInstance } from './instances.js';
+import type { InputEvent } from './rfb-server.js';
+import { createSlidingWindowLimiter } from './sliding-window.js';
+import { createVncEndpoint } from './vnc-endpoint.js';
+import { createVncTokenStore } from './vnc-tokens.js';
+
+export type { ApiCallRecord, InjectedError, SimAccount } from './api-server.js';
+export type { InstanceState, Product, SimInstance, VncTarget } from './instances.js';
+export { DEMO_INSTANCES, PRODUCT_VERSIONS } from './instances.js';
+export type { InputEvent } from './rfb-server.js';
+export { createSelfSignedCertificate, type SelfSignedCertificate } from './tls.js';
+
+/** The account accepted when no `accounts` are given (permanent key, no token). */
+export const DEMO_CREDENTIALS: Readonly<SimAccount> = Object.freeze({
+  secretId: 'AKIDsimulatorDEMO0000000000000000000',
+  secretKey: 'simulatorDemoSecretKey0000000000',
+});
+
+/** Options for {@link startSimulator}. */
+export interface SimulatorOptions {
+  /** When set, the API is https and the VNC endpoint wss; otherwise http and ws. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Listen address (default 127.0.0.1). */
+  host?: string;
+  /** Host written into returned VNC URLs (default `localhost`, which the generated cert covers). */
+  publicHost?: string;
+  /** API port (default 0: any free port). */
+  port?: number;
+  /** VNC endpoint port (default 0: any free port). */
+  vncPort?: number;
+  /** Accepted credentials (default [DEMO_CREDENTIALS]). */
+  accounts?: readonly SimAccount[];
+  /** The fleet (default DEMO_INSTANCES); copied, so setInstanceState never mutates the caller's objects. */
+  instances?: readonly SimInstance[];
+  /** Millisecond clock for signatures, limits and URL lifetimes (default Date.now). */
+  now?: () => number;
+  /** How long an issued VNC URL stays valid (default 15000 ms). */
+  urlTtlMs?: number;
+  /** DescribeInstanceVncUrl (and DescribeInstances) calls per account in any 1 s (default 10). */
+  apiRequestsPerSecond?: number;
+  /** VNC URLs issued per instance in any 60 s (default 30). */
+  connectsPerInstancePerMinute?: number;
+}
+
+/** A running simulator. */
+export interface Simulator {
+  /** e.g. `https://127.0.0.1:40123` — the endpoint both products are served on. */
+  readonly apiUrl: string;
+  /** Port of the VNC endpoint named in returned URLs. */
+  readonly vncPort: number;
+  /** Every API call received, in order. */
+  readonly calls: readonly ApiCallRecord[];
+  /** The next matching DescribeInstanceVncUrl calls (after authentication) answer this error. */
+  injectError(opts: InjectedError): void;
+  /** Changes an instance's state; leaving RUNNING ends its live VNC sessions. Throws for an unknown id. */
+  setInstanceState(id: string, state: InstanceState): void;
+  /** Keys, pointer events and cut text the built-in RFB server received for an instance. */
+  inputEvents(instanceId: string): readonly InputEvent[];
+  /** VNC sessions opened (upgrades accepted and bridged). */
+  readonly vncConnections: number;
+  /** Ends every socket and both servers. */
+  close(): Promise<void>;
+}
+
+// Pointer motion is chatty; keep the most recent events so a long demo cannot grow without bound.
+const MAX_INPUT_EVENTS = 10_000;
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function trackSockets(server: Server): Set<Socket> {
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  return sockets;
+}
+
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** Starts the API server and the VNC endpoint; resolves once both listen. */
+export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
+  const now = options.now ?? Date.now;
+  const host = options.host ?? '127.0.0.1';
+  const publicHost = options.publicHost ?? 'localhost';
+  const requestsPerSecond = options.apiRequestsPerSecond ?? 10;
+  const connectsPerMinute = options.connectsPerInstancePerMinute ?? 30;
+  const instances = new Map<string, SimInstance>();
+  for (const instance of options.instances ?? DEMO_INSTANCES) instances.set(instance.id, { ...instance });
+  const calls: ApiCallRecord[] = [];
+  const injected: (InjectedError & { remaining: number })[] = [];
+  const inputs = new Map<string, InputEvent[]>();
+  const tokens = createVncTokenStore({ ttlMs: options.urlTtlMs ?? 15_000, now });
+
+  const makeServer = (): Server =>
+    options.tls !== undefined ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }) : createHttpServer();
+
+  const endpoint = createVncEndpoint({
+    tokens,
+    instances,
+    onInput(instanceId, event) {
+      const log = inputs.get(instanceId) ?? [];
+      log.push(event);
+      if (log.length > MAX_INPUT_EVENTS) log.splice(0, log.length - MAX_INPUT_EVENTS);
+      inputs.set(instanceId, log);
+    },
+  });
+  const vncServer = makeServer();
+  const vncSockets = trackSockets(vncServer);
+  vncServer.on('request', (_req, res) => {
+    res.writeHead(426, { 'Content-Type': 'text/plain', Connection: 'close', Upgrade: 'websocket' });
+    res.end('WebSocket upgrade required\n');
+  });
+  vncServer.on('upgrade', (req, socket, head) => endpoint.handleUpgrade(req, socket, head));
+  const vncPort = await listen(vncServer, options.vncPort ?? 0, host);
+  const scheme = options.tls !== undefined ? 'wss' : 'ws';
+
+  const apiServer = makeServer();
+  const apiSockets = trackSockets(apiServer);
+  apiServer.on(
+    'request',
+    createApiRequestHandler({
+      accounts: options.accounts ?? [DEMO_CREDENTIALS],
+      instances,
+      now,
+      requestLimiter: createSlidingWindowLimiter({ limit: requestsPerSecond, windowMs: 1000, now }),
+      requestsPerSecond,
+      connectLimiter: createSlidingWindowLimiter({ limit: connectsPerMinute, windowMs: 60_000, now }),
+      connectsPerMinute,
+      tokens,
+      // Same shape as Tencent's: the whole URL percent-encoded, with the console's extra parameters.
+      vncUrlFor: (token) =>
+        encodeURIComponent(`${scheme}://${publicHost}:${vncPort}/vnc?s=${token}&password=&isWindows=false&isUbuntu=false`),
+      takeInjectedError(instanceId) {
+        const index = injected.findIndex((e) => e.instanceId === undefined || e.instanceId === instanceId);
+        const match = injected[index];
+        if (match === undefined) return undefined;
+        match.remaining--;
+        if (match.remaining <= 0) injected.splice(index, 1);
+        return { code: match.code, message: match.message ?? `Injected error ${match.code}.` };
+      },
+      calls,
+    }),
+  );
+  apiServer.on('upgrade', (_req, socket) => {
+    socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  });
+  let apiPort: number;
+  try {
+    apiPort = await listen(apiServer, options.port ?? 0, host);
+  } catch (error) {
+    vncServer.close();
+    throw error;
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    apiUrl: `${options.tls !== undefined ? 'https' : 'http'}://${urlHost(host)}:${apiPort}`,
+    vncPort,
+    calls,
+    injectError(opts) {
+      const count = opts.count ?? 1;
+      if (!Number.isInteger(count) || count < 1) throw new Error('injectError: count must be a positive integer');
+      injected.push({ ...opts, remaining: count });
+    },
+    setInstanceState(id, state) {
+      const instance = instances.get(id);
+      if (instance === undefined) throw new Error(`setInstanceState: unknown instance ${id}`);
+      instance.state = state;
+      if (state !== 'RUNNING') endpoint.endInstanceSessions(id, state);
+    },
+    inputEvents(instanceId) {
+      return [...(inputs.get(instanceId) ?? [])];
+    },
+    get vncConnections() {
+      return endpoint.connections;
+    },
+    close() {
+      closing ??= (async () => {
+        const closed = Promise.all(
+          [apiServer, vncServer].map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),
+        );
+        await endpoint.close();
+        apiServer.closeAllConnections();
+        vncServer.closeAllConnections();
+        for (const socket of [...apiSockets, ...vncSockets]) socket.destroy();
+        await closed;
+      })();
+      return closing;
+    },
+  };
+}

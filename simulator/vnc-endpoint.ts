@@ -1,0 +1,107 @@
+// The wss:// VNC endpoint: redeems single-use URL tokens on upgrade and bridges each session to its instance's target.
+
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { InstanceState, SimInstance } from './instances.js';
+import type { InputEvent } from './rfb-server.js';
+import type { VncTokenStore } from './vnc-tokens.js';
+import { bridgeToBuiltin, bridgeToEcho, bridgeToTcp, closeSocket } from './ws-bridge.js';
+
+/** What the endpoint needs from the simulator. */
+export interface VncEndpointDeps {
+  tokens: VncTokenStore;
+  instances: ReadonlyMap<string, SimInstance>;
+  onInput(instanceId: string, event: InputEvent): void;
+}
+
+/** The VNC endpoint, attached to an HTTP(S) server's `upgrade` event. */
+export interface VncEndpoint {
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Sessions accepted so far (each bridged to a target). */
+  readonly connections: number;
+  /** Ends the live sessions of an instance (it left RUNNING) with a normal close. */
+  endInstanceSessions(instanceId: string, state: InstanceState): void;
+  /** Ends every session: a close frame first, then termination of whatever is still open after a grace period. */
+  close(): Promise<void>;
+}
+
+const CLOSE_GRACE_MS = 300;
+
+// A refused upgrade gets a plain HTTP response, which is what Tencent's endpoint does and what a
+// relay sees as "the upstream refused" (a browser cannot read it, but the gateway can).
+function refuse(socket: Duplex, status: number, text: string, body: string): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.once('finish', () => socket.destroy());
+  socket.end(
+    `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
+
+/** Creates the endpoint. */
+export function createVncEndpoint(deps: VncEndpointDeps): VncEndpoint {
+  const wss = new WebSocketServer({
+    noServer: true,
+    perMessageDeflate: false,
+    maxPayload: 64 * 1024 * 1024,
+    // noVNC offers `binary`; anything else gets no subprotocol, as websockify does.
+    handleProtocols: (protocols) => (protocols.has('binary') ? 'binary' : false),
+  });
+  const sessions = new Map<WebSocket, string>();
+  let connections = 0;
+
+  return {
+    handleUpgrade(req, socket, head) {
+      socket.on('error', () => socket.destroy());
+      const url = new URL(req.url ?? '/', 'http://simulator.invalid');
+      if (url.pathname !== '/vnc') return refuse(socket, 404, 'Not Found', 'no such endpoint\n');
+      const token = url.searchParams.get('s');
+      if (token === null || token === '') return refuse(socket, 403, 'Forbidden', 'missing VNC URL token\n');
+      const redeemed = deps.tokens.redeem(token);
+      if (!redeemed.ok) return refuse(socket, 403, 'Forbidden', `VNC URL ${redeemed.reason}\n`);
+      const instance = deps.instances.get(redeemed.instanceId);
+      if (instance === undefined || instance.state !== 'RUNNING') {
+        return refuse(socket, 403, 'Forbidden', 'instance is not running\n');
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        connections++;
+        sessions.set(ws, instance.id);
+        ws.on('error', () => ws.terminate());
+        ws.on('close', () => sessions.delete(ws));
+        const target = instance.vnc ?? { kind: 'builtin' };
+        if (target.kind === 'echo') bridgeToEcho(ws);
+        else if (target.kind === 'tcp') bridgeToTcp(ws, target.host, target.port);
+        else bridgeToBuiltin(ws, instance.id, (event) => deps.onInput(instance.id, event));
+      });
+    },
+    get connections() {
+      return connections;
+    },
+    endInstanceSessions(instanceId, state) {
+      for (const [ws, id] of sessions) {
+        if (id === instanceId) closeSocket(ws, 1000, `instance is now ${state}`);
+      }
+    },
+    async close() {
+      const open = [...sessions.keys()];
+      for (const ws of open) closeSocket(ws, 1001, 'simulator shutting down');
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, CLOSE_GRACE_MS);
+        const check = (): void => {
+          if (sessions.size === 0) {
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+        for (const ws of open) ws.once('close', check);
+        check();
+      });
+      for (const ws of sessions.keys()) ws.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}

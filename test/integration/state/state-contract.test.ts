@@ -1,0 +1,382 @@
+// One contract for the shared-state stores, run against the in-process implementations and
+// the Redis ones (a real Redis at 127.0.0.1:6379, a unique key prefix per test).
+
+import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { createMemoryTicketStore } from '../../../auth/memory-ticket-store.js';
+import type { TicketStore } from '../../../auth/ticket-store.js';
+import { GatewayError } from '../../../gateway/errors.js';
+import { createApiBudget } from '../../../gateway/limits/api-budget.js';
+import { createInstanceConnectBudget } from '../../../gateway/limits/instance-connect-budget.js';
+import type { SlidingWindowLimiter } from '../../../gateway/limits/limiter.js';
+import { createMemoryLimiter } from '../../../gateway/limits/memory-limiter.js';
+import { createRedisLimiter } from '../../../gateway/limits/redis-limiter.js';
+import { createRedisClient } from '../../../gateway/state/redis-client.js';
+import { createRedisTicketStore } from '../../../gateway/state/redis-ticket-store.js';
+
+const REDIS_URL = process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+
+/** What one test gets: two "replicas" sharing state, and a clock it can move. */
+interface Harness {
+  /** Two views of the same state, as two gateway replicas would have (two connections for Redis). */
+  limiters: [SlidingWindowLimiter, SlidingWindowLimiter];
+  tickets: [TicketStore, TicketStore];
+  /** Lets `ms` pass on the store's clock: a fake clock for memory, real time for Redis. */
+  advance(ms: number): Promise<void>;
+  /** True when no time passes unless the test advances it, so timings can be asserted exactly. */
+  exactClock: boolean;
+}
+
+interface Variant {
+  name: string;
+  /** Sliding-window tests wait for this much of a window; short for real time. */
+  windowMs: number;
+  /** A fresh namespace (or fresh memory) for one test. */
+  harness(): Harness;
+  cleanup?(): Promise<void>;
+  close?(): Promise<void>;
+}
+
+function memoryVariant(): Variant {
+  return {
+    name: 'memory',
+    windowMs: 1000,
+    harness() {
+      let clock = 1_000_000;
+      const limiter = createMemoryLimiter({ now: () => clock });
+      const store = createMemoryTicketStore({ now: () => clock });
+      return {
+        // One process: both "replicas" are the same object.
+        limiters: [limiter, limiter],
+        tickets: [store, store],
+        advance: async (ms) => {
+          clock += ms;
+        },
+        exactClock: true,
+      };
+    },
+  };
+}
+
+function redisVariant(): Variant {
+  let first: Redis | undefined;
+  let second: Redis | undefined;
+  const prefixes: string[] = [];
+  return {
+    name: 'redis',
+    windowMs: 500,
+    harness() {
+      first ??= createRedisClient(REDIS_URL, { name: 'vnc-gateway-test-a' });
+      second ??= createRedisClient(REDIS_URL, { name: 'vnc-gateway-test-b' });
+      const keyPrefix = `test:state-contract:${randomUUID()}:`;
+      prefixes.push(keyPrefix);
+      return {
+        limiters: [
+          createRedisLimiter({ redis: first, keyPrefix: `${keyPrefix}limit:` }),
+          createRedisLimiter({ redis: second, keyPrefix: `${keyPrefix}limit:` }),
+        ],
+        tickets: [
+          createRedisTicketStore({ redis: first, keyPrefix: `${keyPrefix}ticket:` }),
+          createRedisTicketStore({ redis: second, keyPrefix: `${keyPrefix}ticket:` }),
+        ],
+        advance: (ms) => delay(ms),
+        exactClock: false,
+      };
+    },
+    async cleanup() {
+      // Only this test's keys: never FLUSHALL a shared Redis.
+      for (const prefix of prefixes.splice(0)) {
+        const keys = (await first?.keys(`${prefix}*`)) ?? [];
+        if (keys.length > 0) await first?.del(...keys);
+      }
+    },
+    async close() {
+      await Promise.all([first?.quit(), second?.quit()]);
+    },
+  };
+}
+
+const variants = [memoryVariant(), redisVariant()];
+
+afterAll(async () => {
+  for (const variant of variants) await variant.close?.();
+});
+
+/** Resolves to the GatewayError `promise` rejects with; fails the test if it resolves. */
+async function rejection(promise: Promise<unknown>): Promise<GatewayError> {
+  const error = await promise.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(error).toBeInstanceOf(GatewayError);
+  return error as GatewayError;
+}
+
+describe.each(variants)('$name state stores', (variant) => {
+  const fresh = (): Harness => variant.harness();
+  afterEach(async () => {
+    await variant.cleanup?.();
+  });
+
+  describe('tickets', () => {
+    it('gives a saved ticket to the first take and nothing to the second', async () => {
+      const [store] = fresh().tickets;
+      await store.save('t-1', 'alice|lhins-abc', 30_000);
+      expect(await store.take('t-1')).toBe('alice|lhins-abc');
+      expect(await store.take('t-1')).toBeUndefined();
+    });
+
+    it('returns undefined for a ticket that was never saved', async () => {
+      const [store] = fresh().tickets;
+      expect(await store.take('never-saved')).toBeUndefined();
+    });
+
+    it('hands a ticket to exactly one of 20 concurrent takes spread over two replicas', async () => {
+      const [a, b] = fresh().tickets;
+      for (let round = 0; round < 5; round++) {
+        await a.save(`race-${round}`, `value-${round}`, 30_000);
+        const results = await Promise.all(
+          Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).take(`race-${round}`)),
+        );
+        expect(results.filter((r) => r !== undefined)).toEqual([`value-${round}`]);
+      }
+    });
+
+    it('lets a replica take a ticket another replica saved', async () => {
+      const [a, b] = fresh().tickets;
+      await a.save('cross', 'v', 30_000);
+      expect(await b.take('cross')).toBe('v');
+      expect(await a.take('cross')).toBeUndefined();
+    });
+
+    it('forgets a ticket once its TTL has passed', async () => {
+      const harness = fresh();
+      const [store] = harness.tickets;
+      await store.save('short', 'v', 100);
+      await store.save('long', 'w', 30_000);
+      await harness.advance(250);
+      expect(await store.take('short')).toBeUndefined();
+      expect(await store.take('long')).toBe('w');
+    });
+  });
+
+  describe('sliding-window limiter', () => {
+    it('allows exactly limit attempts in a window, counting down remaining', async () => {
+      const [limiter] = fresh().limiters;
+      const decisions = [];
+      for (let i = 0; i < 5; i++) decisions.push(await limiter.attempt('k', 5, 60_000));
+      expect(decisions.map((d) => [d.allowed, d.remaining, d.retryAfterMs])).toEqual([
+        [true, 4, 0],
+        [true, 3, 0],
+        [true, 2, 0],
+        [true, 1, 0],
+        [true, 0, 0],
+      ]);
+    });
+
+    it('refuses the attempt after the limit with the time until the oldest attempt leaves the window', async () => {
+      const harness = fresh();
+      const [limiter] = harness.limiters;
+      const started = performance.now();
+      for (let i = 0; i < 3; i++) expect((await limiter.attempt('k', 3, 60_000)).allowed).toBe(true);
+      await harness.advance(250);
+      const refused = await limiter.attempt('k', 3, 60_000);
+      const elapsed = performance.now() - started;
+      expect(refused.allowed).toBe(false);
+      expect(refused.remaining).toBe(0);
+      if (harness.exactClock) {
+        expect(refused.retryAfterMs).toBe(60_000 - 250);
+      } else {
+        expect(refused.retryAfterMs).toBeLessThanOrEqual(60_000 - 250);
+        expect(refused.retryAfterMs).toBeGreaterThanOrEqual(60_000 - Math.ceil(elapsed) - 5);
+      }
+    });
+
+    it('does not record refused attempts, so hammering does not push the retry time back', async () => {
+      const harness = fresh();
+      const [limiter] = harness.limiters;
+      await limiter.attempt('k', 1, 60_000);
+      const first = await limiter.attempt('k', 1, 60_000);
+      await harness.advance(100);
+      for (let i = 0; i < 10; i++) await limiter.attempt('k', 1, 60_000);
+      const later = await limiter.attempt('k', 1, 60_000);
+      expect(later.allowed).toBe(false);
+      expect(later.retryAfterMs).toBeLessThanOrEqual(first.retryAfterMs - 100);
+    });
+
+    it('slides: once the oldest attempt leaves the window one slot frees, and only one', async () => {
+      const harness = fresh();
+      const [limiter] = harness.limiters;
+      const windowMs = variant.windowMs;
+      expect((await limiter.attempt('k', 3, windowMs)).allowed).toBe(true);
+      await harness.advance(windowMs / 2);
+      expect((await limiter.attempt('k', 3, windowMs)).allowed).toBe(true);
+      expect((await limiter.attempt('k', 3, windowMs)).allowed).toBe(true);
+      const refused = await limiter.attempt('k', 3, windowMs);
+      expect(refused.allowed).toBe(false);
+      expect(refused.retryAfterMs).toBeGreaterThanOrEqual(1);
+      expect(refused.retryAfterMs).toBeLessThanOrEqual(windowMs / 2);
+
+      // Just after the oldest attempt's window ends: one slot, then full again.
+      await harness.advance(refused.retryAfterMs + (harness.exactClock ? 0 : 20));
+      const freed = await limiter.attempt('k', 3, windowMs);
+      expect(freed).toMatchObject({ allowed: true, remaining: 0 });
+      const again = await limiter.attempt('k', 3, windowMs);
+      expect(again.allowed).toBe(false);
+      // The next slot frees when the second attempt (made half a window after the first) leaves.
+      expect(again.retryAfterMs).toBeGreaterThan(windowMs / 2 - (harness.exactClock ? 1 : 150));
+      expect(again.retryAfterMs).toBeLessThanOrEqual(windowMs / 2);
+    });
+
+    it('refuses until enough attempts leave when the limit is lowered below what was recorded', async () => {
+      const harness = fresh();
+      const [limiter] = harness.limiters;
+      const windowMs = variant.windowMs * 4;
+      for (let i = 0; i < 5; i++) {
+        expect((await limiter.attempt('k', 5, windowMs)).allowed).toBe(true);
+        await harness.advance(100);
+      }
+      // Five attempts ~100 ms apart; with a limit of 3 the third one (made at ~200 ms) must go.
+      const refused = await limiter.attempt('k', 3, windowMs);
+      expect(refused.allowed).toBe(false);
+      if (harness.exactClock) expect(refused.retryAfterMs).toBe(windowMs + 200 - 500);
+      else expect(Math.abs(refused.retryAfterMs - (windowMs + 200 - 500))).toBeLessThan(60);
+    });
+
+    it('keeps keys independent', async () => {
+      const [limiter] = fresh().limiters;
+      expect((await limiter.attempt('instance-connects:lhins-a', 1, 60_000)).allowed).toBe(true);
+      expect((await limiter.attempt('instance-connects:lhins-a', 1, 60_000)).allowed).toBe(false);
+      expect((await limiter.attempt('instance-connects:lhins-b', 1, 60_000)).allowed).toBe(true);
+    });
+
+    it('counts attempts from every replica against one budget, even when they race', async () => {
+      const [a, b] = fresh().limiters;
+      const decisions = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? a : b).attempt('shared', 10, 60_000)),
+      );
+      expect(decisions.filter((d) => d.allowed)).toHaveLength(10);
+      expect(decisions.filter((d) => d.allowed).map((d) => d.remaining).sort()).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    });
+
+    it('rejects a non-positive limit or window as a programming error', async () => {
+      const [limiter] = fresh().limiters;
+      await expect(limiter.attempt('k', 0, 1000)).rejects.toThrow(RangeError);
+      await expect(limiter.attempt('k', 1, 0)).rejects.toThrow(RangeError);
+      await expect(limiter.attempt('k', 1.5, 1000)).rejects.toThrow(RangeError);
+    });
+  });
+
+  describe('instance connect budget', () => {
+    it('allows connectsPerMinute attempts per instance, then refuses with rate_limited and the seconds to wait', async () => {
+      const harness = fresh();
+      const budget = createInstanceConnectBudget({ limiter: harness.limiters[0], connectsPerMinute: 3 });
+      for (let i = 0; i < 3; i++) await budget.take('lhins-abc123');
+      await harness.advance(harness.exactClock ? 10_500 : 0);
+      const error = await rejection(budget.take('lhins-abc123'));
+      expect(error.code).toBe('rate_limited');
+      expect(error.closeCode).toBe(4429);
+      const expected = harness.exactClock ? 50 : 60;
+      expect(error.retryAfterSeconds).toBe(expected);
+      expect(error.message).toBe(
+        `This instance had too many connection attempts in the last minute; try again in ${expected} s.`,
+      );
+      await budget.take('lhins-other');
+    });
+
+    it('refuses a per-minute rate above Tencent’s 30', () => {
+      const [limiter] = fresh().limiters;
+      expect(() => createInstanceConnectBudget({ limiter, connectsPerMinute: 31 })).toThrow(RangeError);
+      expect(() => createInstanceConnectBudget({ limiter, connectsPerMinute: 0 })).toThrow(RangeError);
+    });
+  });
+
+  describe('api budget', () => {
+    it('waits for a slot that frees within maxWaitMs, then succeeds', async () => {
+      const harness = fresh();
+      const slept: number[] = [];
+      const budget = createApiBudget({
+        limiter: harness.limiters[0],
+        requestsPerSecond: 2,
+        maxWaitMs: 2000,
+        safetyMarginMs: 0,
+        sleep: async (ms) => {
+          slept.push(ms);
+          await harness.advance(ms);
+        },
+      });
+      await budget.take();
+      await harness.advance(300);
+      await budget.take();
+      const started = performance.now();
+      await budget.take();
+      const waited = slept.reduce((sum, ms) => sum + ms, 0);
+      if (harness.exactClock) expect(slept).toEqual([700]);
+      else {
+        expect(waited).toBeGreaterThan(500);
+        expect(waited).toBeLessThanOrEqual(2000);
+        expect(performance.now() - started).toBeLessThan(2000);
+      }
+    });
+
+    it('refuses with rate_limited without waiting when no slot frees within maxWaitMs', async () => {
+      const harness = fresh();
+      let slept = 0;
+      const budget = createApiBudget({
+        limiter: harness.limiters[0],
+        requestsPerSecond: 2,
+        maxWaitMs: 200,
+        safetyMarginMs: 0,
+        sleep: async (ms) => {
+          slept += ms;
+          await harness.advance(ms);
+        },
+      });
+      await budget.take();
+      await budget.take();
+      const error = await rejection(budget.take());
+      expect(error.code).toBe('rate_limited');
+      expect(error.retryAfterSeconds).toBe(1);
+      expect(slept).toBe(0);
+    });
+
+    it('counts over one second plus the safety margin, so late arrivals at Tencent stay within its second', async () => {
+      const harness = fresh();
+      if (!harness.exactClock) return;
+      const slept: number[] = [];
+      const budget = createApiBudget({
+        limiter: harness.limiters[0],
+        requestsPerSecond: 2,
+        maxWaitMs: 2000,
+        sleep: async (ms) => {
+          slept.push(ms);
+          await harness.advance(ms);
+        },
+      });
+      await budget.take();
+      await harness.advance(300);
+      await budget.take();
+      await budget.take();
+      // Default margin 250 ms: the first slot frees 1250 ms after it was taken.
+      expect(slept).toEqual([950]);
+    });
+
+    it('shares one budget across replicas', async () => {
+      const harness = fresh();
+      const options = { requestsPerSecond: 3, maxWaitMs: 0 } as const;
+      const a = createApiBudget({ ...options, limiter: harness.limiters[0] });
+      const b = createApiBudget({ ...options, limiter: harness.limiters[1] });
+      await a.take();
+      await b.take();
+      await a.take();
+      expect((await rejection(b.take())).code).toBe('rate_limited');
+    });
+
+    it('refuses a per-second rate above Tencent’s 10', () => {
+      const [limiter] = fresh().limiters;
+      expect(() => createApiBudget({ limiter, requestsPerSecond: 11 })).toThrow(RangeError);
+    });
+  });
+});
