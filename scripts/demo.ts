@@ -1,0 +1,73 @@
+// `npm run demo`: the whole system on one machine with nothing external — the Tencent Cloud
+// simulator over TLS, a local demo IdP, and the gateway with in-memory state. Prints one URL.
+
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../gateway/config.js';
+import { createLogger } from '../gateway/logger.js';
+import { startGateway } from '../gateway/server.js';
+import { createSelfSignedCertificate, DEMO_CREDENTIALS, DEMO_INSTANCES, startSimulator } from '../simulator/index.js';
+import { createDemoSignIn } from './demo/demo-sign-in.js';
+import { createLocalIdp } from './demo/local-idp.js';
+
+const DEMO_USER = { sub: 'demo-user', email: 'demo@example.com', groups: ['demo'] };
+const COOKIE = 'vnc_gateway_demo';
+const FIRST_INSTANCE = 'lhins-demo0001';
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'vnc-gateway-demo-'));
+  const tls = await createSelfSignedCertificate(dir);
+  const simulator = await startSimulator({ tls: { cert: tls.cert, key: tls.key } });
+  const idp = await createLocalIdp({ dir });
+  const policyFile = join(dir, 'policy.yaml');
+  writeFileSync(policyFile, 'rules:\n  - groups: [demo]\n    instances: ["*"]\n    role: operator\n');
+
+  const config = loadConfig({
+    PORT: process.env.PORT ?? '8080',
+    HOST: process.env.HOST ?? '127.0.0.1',
+    TENCENTCLOUD_SECRET_ID: DEMO_CREDENTIALS.secretId,
+    TENCENTCLOUD_SECRET_KEY: DEMO_CREDENTIALS.secretKey,
+    TENCENTCLOUD_LIGHTHOUSE_ENDPOINT: simulator.apiUrl,
+    TENCENTCLOUD_CVM_ENDPOINT: simulator.apiUrl,
+    UPSTREAM_HOSTS: 'localhost',
+    AUTH_PUBLIC_KEY_FILE: idp.publicKeyFile,
+    AUTH_ISSUER: idp.issuer,
+    AUTH_AUDIENCE: idp.audience,
+    AUTH_TOKEN_COOKIE: COOKIE,
+    POLICY_FILE: policyFile,
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+  });
+  const logger = createLogger({ level: config.logLevel });
+  const gateway = await startGateway(config, {
+    logger,
+    // The simulator's generated certificate; a real deployment trusts Tencent's public CA.
+    ca: [readFileSync(tls.certPath, 'utf8')],
+    extraRoutes: createDemoSignIn({ idp, cookieName: COOKIE, user: DEMO_USER, landingPath: `/console/${FIRST_INSTANCE}` }),
+  });
+
+  const base = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${gateway.port}`;
+  process.stderr.write(
+    [
+      '',
+      '  vnc-gateway demo — NOT FOR PRODUCTION: a demo sign-in issues tokens to anyone who asks.',
+      '',
+      `  Open:  ${base}/demo/sign-in`,
+      '',
+      `  Signed in as ${DEMO_USER.email}; simulated instances: ${DEMO_INSTANCES.map((i) => `${i.id} (${i.state})`).join(', ')}`,
+      `  Other consoles: ${base}/console/<instance id>   Audit records follow on stdout. Ctrl+C stops.`,
+      '',
+    ].join('\n') + '\n',
+  );
+
+  const stop = (): void => {
+    void gateway.close().then(() => simulator.close()).then(() => process.exit(0));
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`demo failed: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});
