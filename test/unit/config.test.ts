@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, VARIABLES } from '../../gateway/config.js';
+
+const VALID = {
+  TENCENTCLOUD_SECRET_ID: 'AKIDexample',
+  TENCENTCLOUD_SECRET_KEY: 'secret-key-value',
+  AUTH_JWKS_URL: 'https://idp.example/.well-known/jwks.json',
+  AUTH_ISSUER: 'https://idp.example/',
+  AUTH_AUDIENCE: 'vnc-gateway',
+  POLICY_FILE: '/etc/vnc-gateway/policy.yaml',
+};
+
+function problemsOf(env: Record<string, string>, files: Record<string, string> = {}): string[] {
+  try {
+    loadConfig(env, { readFile: (path) => { const text = files[path]; if (text === undefined) throw new Error('ENOENT'); return text; } });
+  } catch (error) {
+    if (error instanceof ConfigError) return [...error.problems];
+    throw error;
+  }
+  return [];
+}
+
+describe('configuration', () => {
+  it('applies the documented defaults', () => {
+    const config = loadConfig(VALID);
+    expect(config.port).toBe(8080);
+    expect(config.host).toBe('0.0.0.0');
+    expect(config.tencent.region).toBe('ap-guangzhou');
+    expect(config.tencent.lighthouseEndpoint.href).toBe('https://lighthouse.tencentcloudapi.com/');
+    expect(config.tencent.cvmEndpoint.href).toBe('https://cvm.tencentcloudapi.com/');
+    expect(config.upstreamHosts).toEqual(['*.qcloud.com']);
+    expect(config.auth.algorithms).toEqual(['RS256', 'ES256', 'EdDSA']);
+    expect(config.auth.groupsClaim).toBe('groups');
+    expect(config.instanceConnectsPerMinute).toBe(30);
+    expect(config.apiRequestsPerSecond).toBe(10);
+    expect(config.redisUrl).toBeUndefined();
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('lists every problem together, each naming its variable', () => {
+    const problems = problemsOf({
+      PORT: 'eighty',
+      TENCENTCLOUD_REGION: 'Guangzhou!',
+      INSTANCE_CONNECTS_PER_MINUTE: '31',
+      API_REQUESTS_PER_SECOND: '50',
+      AUTH_ALGORITHMS: 'none,HS256',
+      UPSTREAM_HOSTS: '*',
+      ALLOWED_ORIGINS: 'https://ok.example,not an origin',
+    });
+    const text = problems.join('\n');
+    for (const name of ['PORT', 'TENCENTCLOUD_SECRET_ID', 'TENCENTCLOUD_REGION', 'INSTANCE_CONNECTS_PER_MINUTE', 'API_REQUESTS_PER_SECOND', 'AUTH_ALGORITHMS', 'UPSTREAM_HOSTS', 'ALLOWED_ORIGINS', 'AUTH_JWKS_URL', 'AUTH_ISSUER', 'AUTH_AUDIENCE', 'POLICY_FILE']) {
+      expect(text).toContain(name);
+    }
+    expect(problems.length).toBeGreaterThanOrEqual(12);
+  });
+
+  it('refuses both key sources at once, and none', () => {
+    expect(problemsOf({ ...VALID, AUTH_PUBLIC_KEY_FILE: '/k.pem' }).join()).toMatch(/Exactly one of AUTH_JWKS_URL or AUTH_PUBLIC_KEY_FILE/);
+    const { AUTH_JWKS_URL: _unused, ...noKeys } = VALID;
+    expect(problemsOf(noKeys).join()).toMatch(/Exactly one of AUTH_JWKS_URL or AUTH_PUBLIC_KEY_FILE/);
+  });
+
+  it('never echoes a Redis password in a problem', () => {
+    const problems = problemsOf({ ...VALID, REDIS_URL: 'http://user:hunter2@redis:6379' });
+    expect(problems.join()).toContain('REDIS_URL');
+    expect(problems.join()).not.toContain('hunter2');
+  });
+
+  it('reads a YAML file named by GATEWAY_CONFIG, with the environment winning', () => {
+    const files = { '/cfg.yaml': 'PORT: 9090\nTENCENTCLOUD_REGION: ap-shanghai\nUPSTREAM_HOSTS: ["*.qcloud.com", "vnc.internal.example"]\n' };
+    const config = loadConfig({ ...VALID, GATEWAY_CONFIG: '/cfg.yaml', TENCENTCLOUD_REGION: 'ap-beijing' }, { readFile: (p) => files[p as keyof typeof files] });
+    expect(config.port).toBe(9090);
+    expect(config.tencent.region).toBe('ap-beijing');
+    expect(config.upstreamHosts).toEqual(['*.qcloud.com', 'vnc.internal.example']);
+  });
+
+  it('reports unknown keys and an unreadable file', () => {
+    expect(problemsOf({ ...VALID, GATEWAY_CONFIG: '/cfg.yaml' }, { '/cfg.yaml': 'PROT: 1\n' }).join()).toContain('unknown key PROT');
+    expect(problemsOf({ ...VALID, GATEWAY_CONFIG: '/missing.yaml' }).join()).toContain('cannot read /missing.yaml');
+  });
+
+  it('defaults ALLOWED_ORIGINS to the origin of PUBLIC_URL', () => {
+    const config = loadConfig({ ...VALID, PUBLIC_URL: 'https://Console.Corp.Example:443/some/path' });
+    expect(config.allowedOrigins).toEqual(['https://console.corp.example']);
+  });
+
+  it('documents every variable it reads', () => {
+    const names = VARIABLES.map((v) => v.name);
+    expect(new Set(names).size).toBe(names.length);
+    for (const v of VARIABLES) expect(v.description.length).toBeGreaterThan(10);
+  });
+});
