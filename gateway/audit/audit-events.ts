@@ -44,6 +44,8 @@ export interface SessionStarted extends AuditBase {
   type: 'session.started';
   sessionId: string;
   role: string;
+  /** Milliseconds from the upgrade request to the relay start (auth, limits, Tencent API, upstream handshake). */
+  setupMs?: number;
 }
 
 export interface SessionEnded extends AuditBase {
@@ -66,7 +68,9 @@ export interface AuthFailed extends AuditBase {
 
 export interface RateLimitExceeded extends AuditBase {
   type: 'ratelimit.exceeded';
-  scope: 'instance' | 'api' | 'user';
+  /** `auth`: failed authentications from one client IP (AUTH_FAILURES_PER_MINUTE). */
+  /** `user`: starts per minute; `user-sessions` / `instance-sessions`: concurrent sessions. */
+  scope: 'instance' | 'api' | 'user' | 'user-sessions' | 'instance-sessions' | 'auth';
   retryAfter: number;
 }
 

@@ -1,0 +1,163 @@
+// The audit trail in a Redis Stream (AUDIT_REDIS_STREAM), shared by every replica. One chain
+// for the whole fleet: a Lua script appends a batch only if the stream's last hash is the one
+// the batch was linked to (compare-and-append), so concurrent replicas never fork the chain.
+// Retention by length (MAXLEN ~) and/or age (MINID ~).
+
+import type { AuditRecord } from './audit-events.js';
+import { GENESIS_HASH, linkRecord } from './audit-chain.js';
+import type { ChainedSink } from './audit-log.js';
+import type { RedisConnection } from '../state/redis-client.js';
+
+export interface RedisStreamSinkOptions {
+  redis: RedisConnection;
+  /** The stream key, used as given. */
+  key: string;
+  /** Keep about this many entries (0 = no length limit). */
+  maxLen: number;
+  /** Drop entries older than this (0 = no age limit). */
+  maxAgeMs: number;
+  log?: (level: 'info' | 'warn' | 'error', detail: object, message: string) => void;
+  now?: () => number;
+  /** Largest batch per round trip. Default 128. */
+  maxBatchRecords?: number;
+  /** After a failed write, try again after this long. Default 500. */
+  retryMs?: number;
+  /** Records kept in memory while Redis is away; beyond this the oldest are dropped and logged. Default 100000. */
+  maxPendingRecords?: number;
+}
+
+// KEYS[1]: the stream. ARGV: expected last hash, genesis hash, maxLen, minId ('' = none),
+// then hash, line pairs. Each entry has fields `hash` and `record` (the chained JSON line).
+// Returns {1} when appended, or {0, actualLastHash} when another writer moved the head.
+const APPEND_LUA = `
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+local head = ARGV[2]
+if #last > 0 then
+  local fields = last[1][2]
+  for i = 1, #fields, 2 do
+    if fields[i] == 'hash' then head = fields[i + 1] end
+  end
+end
+if head ~= ARGV[1] then return {0, head} end
+for i = 5, #ARGV, 2 do
+  redis.call('XADD', KEYS[1], '*', 'hash', ARGV[i], 'record', ARGV[i + 1])
+end
+local maxLen = tonumber(ARGV[3])
+if maxLen > 0 then redis.call('XTRIM', KEYS[1], 'MAXLEN', '~', maxLen) end
+if ARGV[4] ~= '' then redis.call('XTRIM', KEYS[1], 'MINID', '~', ARGV[4]) end
+return {1}
+`;
+
+const COMMAND = 'vncgwAuditAppend';
+type AppendCommand = (key: string, ...args: string[]) => Promise<[number, string?]>;
+
+/** A sink appending to a Redis stream; records wait in memory (bounded) while Redis is away. */
+export function createRedisStreamSink(options: RedisStreamSinkOptions): ChainedSink {
+  const { redis, key } = options;
+  const log = options.log ?? (() => undefined);
+  const now = options.now ?? Date.now;
+  const maxBatch = options.maxBatchRecords ?? 128;
+  const retryMs = options.retryMs ?? 500;
+  const maxPending = options.maxPendingRecords ?? 100_000;
+  const commands = redis as unknown as Record<string, AppendCommand | undefined>;
+  if (typeof commands[COMMAND] !== 'function') redis.defineCommand(COMMAND, { numberOfKeys: 1, lua: APPEND_LUA });
+  const run = (...args: string[]): Promise<[number, string?]> => (commands[COMMAND] as AppendCommand).call(redis, key, ...args);
+
+  // Until the first connection is up, writes wait in ioredis' startup queue: not a failure yet.
+  let wasReady = redis.status === 'ready';
+  redis.once('ready', () => void (wasReady = true));
+
+  // The stream's head as this replica last saw it; a stale guess costs one retry, never a fork.
+  let head: string = GENESIS_HASH;
+  const pending: AuditRecord[] = [];
+  let failed = false;
+  let timer: NodeJS.Timeout | undefined;
+  let draining: Promise<void> | undefined;
+
+  const schedule = (delayMs: number): void => {
+    if (timer !== undefined || draining !== undefined) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      void drain();
+    }, delayMs);
+    timer.unref();
+  };
+
+  const appendBatch = async (batch: readonly AuditRecord[]): Promise<void> => {
+    // Another replica may have appended since; relink and retry a few times.
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const args: string[] = [];
+      let prev = head;
+      for (const record of batch) {
+        const linked = linkRecord(record, prev);
+        prev = linked.record.hash;
+        args.push(prev, linked.line);
+      }
+      const minId = options.maxAgeMs > 0 ? String(Math.max(0, now() - options.maxAgeMs)) : '';
+      const [ok, actual] = await run(head, GENESIS_HASH, String(options.maxLen), minId, ...args);
+      if (ok === 1) {
+        head = prev;
+        return;
+      }
+      head = actual ?? GENESIS_HASH;
+    }
+    throw new Error('the audit stream head kept moving (too many concurrent writers)');
+  };
+
+  const drain = (): Promise<void> => {
+    if (timer !== undefined) {
+      clearTimeout(timer);
+      timer = undefined;
+    }
+    if (draining !== undefined) return draining;
+    // Assigned before the first await can settle it: `.finally` runs on a later tick.
+    draining = (async () => {
+      while (pending.length > 0) {
+        const batch = pending.slice(0, maxBatch);
+        try {
+          await appendBatch(batch);
+          pending.splice(0, batch.length);
+          if (failed) log('info', { key }, 'audit stream writable again');
+          failed = false;
+        } catch (error) {
+          if (!failed) log('error', { key, err: error, pending: pending.length }, 'audit stream write failed; new sessions are refused unless AUDIT_ON_FAILURE=continue');
+          failed = true;
+          break;
+        }
+      }
+    })().finally(() => {
+      draining = undefined;
+      if (pending.length > 0) schedule(failed ? retryMs : 0);
+    });
+    return draining;
+  };
+
+  const sink: ChainedSink = {
+    name: 'redisStream',
+    append(record) {
+      pending.push(record);
+      if (pending.length > maxPending) {
+        const dropped = pending.splice(0, pending.length - maxPending);
+        log('error', { key, dropped: dropped.length, firstDroppedId: dropped[0]?.id }, 'audit stream backlog full: records dropped');
+      }
+      schedule(pending.length >= maxBatch ? 0 : 5);
+    },
+    healthy: () => !failed && (redis.status === 'ready' || (!wasReady && (redis.status === 'wait' || redis.status === 'connecting' || redis.status === 'connect'))),
+    async flush() {
+      await drain();
+      if (pending.length > 0 && !failed) await drain();
+      if (pending.length > 0) throw new Error(`audit stream ${key}: ${pending.length} records not written`);
+    },
+    reopen: async () => undefined,
+    async close() {
+      try {
+        await sink.flush();
+      } catch (error) {
+        log('error', { key, err: error, lost: pending.length }, 'audit records could not be written before closing');
+      } finally {
+        if (timer !== undefined) clearTimeout(timer);
+      }
+    },
+  };
+  return sink;
+}
