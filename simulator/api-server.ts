@@ -23,6 +23,10 @@ export interface SimAccount {
   secretKey: string;
   /** When set, requests must carry exactly this `X-TC-Token` (temporary credentials). */
   token?: string;
+  /** Temporary credentials stop working at this time (simulator clock, ms): AuthFailure.TokenFailure. */
+  expiresAtMs?: number;
+  /** The account (UIN) these keys belong to; Tencent's per-second limits count per account. Default: the secret id. */
+  uin?: string;
 }
 
 /** One API call as the simulator saw it. */
@@ -50,7 +54,12 @@ export interface InjectedError {
   instanceId?: string;
   /** How many matching calls answer this error (default 1). */
   count?: number;
+  /** Instead of answering, drop the connection (a network failure); `code` is then only recorded. */
+  drop?: boolean;
 }
+
+/** Thrown to hang up without an answer (an injected network failure). */
+class SimDropConnection extends Error {}
 
 /** What the API handler works on; owned by simulator/index.ts. */
 export interface ApiServerDeps {
@@ -67,7 +76,7 @@ export interface ApiServerDeps {
   /** The encoded `InstanceVncUrl` value for a token. */
   vncUrlFor(token: string): string;
   /** Removes and returns the first injected error matching this instance, if any. */
-  takeInjectedError(instanceId: string): { code: string; message: string } | undefined;
+  takeInjectedError(instanceId: string): { code: string; message: string; drop?: boolean } | undefined;
   calls: ApiCallRecord[];
 }
 
@@ -103,6 +112,12 @@ export function createApiRequestHandler(deps: ApiServerDeps): (req: IncomingMess
         const fields = handle(deps, req, Buffer.concat(chunks), record);
         body = successBody(fields, requestId);
       } catch (error) {
+        if (error instanceof SimDropConnection) {
+          record.code = 'dropped';
+          deps.calls.push(record);
+          res.socket?.destroy();
+          return;
+        }
         const apiError = error instanceof SimApiError ? error : new SimApiError('InternalError');
         record.code = apiError.code;
         body = errorBody(apiError.code, apiError.message, requestId);
@@ -150,7 +165,7 @@ function handle(deps: ApiServerDeps, req: IncomingMessage, rawBody: Buffer, reco
     throw new SimApiError('UnsupportedRegion', `The region \`${region}\` is not supported.`);
   }
 
-  const limit = deps.requestLimiter.tryAcquire(`${account.secretId}|${action}`);
+  const limit = deps.requestLimiter.tryAcquire(`${account.uin ?? account.secretId}|${action}`);
   if (!limit.allowed) {
     throw new SimApiError(
       'RequestLimitExceeded',
@@ -225,6 +240,9 @@ function authenticate(
         : 'Token error: X-TC-Token does not match the SecretId.',
     );
   }
+  if (account.expiresAtMs !== undefined && deps.now() >= account.expiresAtMs) {
+    throw new SimApiError('AuthFailure.TokenFailure', 'Token error: the temporary credentials have expired.');
+  }
   return { account, service: auth.service };
 }
 
@@ -271,6 +289,7 @@ function describeInstanceVncUrl(
   record.instanceId = id;
 
   const injected = deps.takeInjectedError(id);
+  if (injected?.drop === true) throw new SimDropConnection();
   if (injected !== undefined) throw new SimApiError(injected.code, injected.message);
 
   if (!isWellFormedInstanceId(product, id)) {

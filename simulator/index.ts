@@ -15,6 +15,7 @@ export type { InstanceState, Product, SimInstance, VncTarget } from './instances
 export { DEMO_INSTANCES, PRODUCT_VERSIONS } from './instances.js';
 export type { InputEvent } from './rfb-server.js';
 export { createSelfSignedCertificate, type SelfSignedCertificate } from './tls.js';
+export { startMetadataServer, type MetadataServer, type MetadataServerOptions } from './metadata-server.js';
 
 /** The account accepted when no `accounts` are given (permanent key, no token). */
 export const DEMO_CREDENTIALS: Readonly<SimAccount> = Object.freeze({
@@ -30,6 +31,8 @@ export interface SimulatorOptions {
   host?: string;
   /** Host written into returned VNC URLs (default `localhost`, which the generated cert covers). */
   publicHost?: string;
+  /** Port written into returned VNC URLs (default: the VNC endpoint's own); the bench points it at its bulk/echo twin. */
+  vncUrlPort?: number;
   /** API port (default 0: any free port). */
   port?: number;
   /** VNC endpoint port (default 0: any free port). */
@@ -60,6 +63,8 @@ export interface Simulator {
   injectError(opts: InjectedError): void;
   /** Changes an instance's state; leaving RUNNING ends its live VNC sessions. Throws for an unknown id. */
   setInstanceState(id: string, state: InstanceState): void;
+  /** Accepts another set of credentials from now on (a rotated temporary key, another account). */
+  addAccount(account: SimAccount): void;
   /** Keys, pointer events and cut text the built-in RFB server received for an instance. */
   inputEvents(instanceId: string): readonly InputEvent[];
   /** VNC sessions opened (upgrades accepted and bridged). */
@@ -106,6 +111,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const instances = new Map<string, SimInstance>();
   for (const instance of options.instances ?? DEMO_INSTANCES) instances.set(instance.id, { ...instance });
   const calls: ApiCallRecord[] = [];
+  // Mutable so rotated temporary keys can be added while the simulator runs.
+  const accounts: SimAccount[] = [...(options.accounts ?? [DEMO_CREDENTIALS])];
   const injected: (InjectedError & { remaining: number })[] = [];
   const inputs = new Map<string, InputEvent[]>();
   const tokens = createVncTokenStore({ ttlMs: options.urlTtlMs ?? 15_000, now });
@@ -138,7 +145,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   apiServer.on(
     'request',
     createApiRequestHandler({
-      accounts: options.accounts ?? [DEMO_CREDENTIALS],
+      accounts,
       instances,
       now,
       requestLimiter: createSlidingWindowLimiter({ limit: requestsPerSecond, windowMs: 1000, now }),
@@ -148,14 +155,14 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       tokens,
       // Same shape as Tencent's: the whole URL percent-encoded, with the console's extra parameters.
       vncUrlFor: (token) =>
-        encodeURIComponent(`${scheme}://${publicHost}:${vncPort}/vnc?s=${token}&password=&isWindows=false&isUbuntu=false`),
+        encodeURIComponent(`${scheme}://${publicHost}:${options.vncUrlPort ?? vncPort}/vnc?s=${token}&password=&isWindows=false&isUbuntu=false`),
       takeInjectedError(instanceId) {
         const index = injected.findIndex((e) => e.instanceId === undefined || e.instanceId === instanceId);
         const match = injected[index];
         if (match === undefined) return undefined;
         match.remaining--;
         if (match.remaining <= 0) injected.splice(index, 1);
-        return { code: match.code, message: match.message ?? `Injected error ${match.code}.` };
+        return { code: match.code, message: match.message ?? `Injected error ${match.code}.`, ...(match.drop ? { drop: true } : {}) };
       },
       calls,
     }),
@@ -176,6 +183,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     apiUrl: `${options.tls !== undefined ? 'https' : 'http'}://${urlHost(host)}:${apiPort}`,
     vncPort,
     calls,
+    addAccount(account) {
+      accounts.push({ ...account });
+    },
     injectError(opts) {
       const count = opts.count ?? 1;
       if (!Number.isInteger(count) || count < 1) throw new Error('injectError: count must be a positive integer');

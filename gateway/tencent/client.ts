@@ -30,6 +30,8 @@ export interface TencentCall {
   action: string;
   params: Readonly<Record<string, unknown>>;
   region?: string;
+  /** This call's deadline, when shorter than the client's (a retry late in a session's setup). */
+  timeoutMs?: number;
 }
 
 export interface TencentClient {
@@ -43,10 +45,19 @@ const CONTENT_TYPE = 'application/json';
 export function createTencentClient(options: TencentClientOptions): TencentClient {
   const now = options.now ?? Date.now;
   return {
-    async call({ product, action, params, region }: TencentCall): Promise<TencentCallResult> {
+    async call({ product, action, params, region, timeoutMs }: TencentCall): Promise<TencentCallResult> {
       const spec = PRODUCTS[product];
       const endpoint = options.endpoints[product];
-      const credentials = await options.credentials();
+      let credentials;
+      try {
+        credentials = await options.credentials();
+      } catch (error) {
+        throw new GatewayError('tencent_api_error', {
+          message: "The gateway's Tencent Cloud credentials are unavailable.",
+          upstreamCode: 'CredentialsUnavailable',
+          cause: error,
+        });
+      }
       const timestamp = Math.floor(now() / 1000);
       const payload = JSON.stringify(params);
       // Node sends Host as the URL's host (with a non-default port), so that is what is signed.
@@ -75,7 +86,7 @@ export function createTencentClient(options: TencentClientOptions): TencentClien
       let status: number;
       let body: string;
       try {
-        ({ status, body } = await options.transport({ url: endpoint, headers, body: payload, timeoutMs: options.timeoutMs }));
+        ({ status, body } = await options.transport({ url: endpoint, headers, body: payload, timeoutMs: Math.min(timeoutMs ?? options.timeoutMs, options.timeoutMs) }));
       } catch (error) {
         if (error instanceof TransportError && error.timedOut) {
           throw new GatewayError('tencent_api_timeout', { cause: error, upstreamCode: 'Timeout' });

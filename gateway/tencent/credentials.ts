@@ -1,6 +1,6 @@
-// Tencent Cloud API credentials and where they come from. Today: the environment
-// (TENCENTCLOUD_SECRET_ID/_SECRET_KEY/_SESSION_TOKEN); the profile file and CVM role
-// sources plug in behind the same provider shape.
+// Tencent Cloud API credentials and the provider shape every source implements: fixed keys
+// (here), a profile file (profile-credentials.ts), CVM role credentials (role-credentials.ts);
+// credential-chain.ts picks the source.
 
 export interface TencentCredentials {
   secretId: string;

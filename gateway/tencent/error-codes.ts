@@ -85,6 +85,17 @@ export const TENCENT_ERROR_CODES: Readonly<Record<string, TencentErrorMapping>> 
   'ActionOffline': REQUEST,
   'IpInBlacklist': PERMISSION,
   'IpNotInWhitelist': PERMISSION,
+  'OperationDenied': REQUEST,
+  'DryRunOperation': REQUEST,
+  'ResourceInUse': BUSY,
+  'ResourceInsufficient': UNAVAILABLE,
+  // DescribeInstances (the instance picker).
+  'InvalidFilter': REQUEST,
+  'InvalidParameterValue.LimitExceeded': REQUEST,
+  // Raised by the gateway itself, never by Tencent; listed so admins can read them in audit records.
+  'NetworkError': UNAVAILABLE,
+  'CredentialsUnavailable': CREDENTIALS,
+  'NoAccountForInstance': REQUEST,
 };
 
 const PREFIX_RULES: ReadonlyArray<readonly [string, TencentErrorMapping]> = [
@@ -100,8 +111,8 @@ const PREFIX_RULES: ReadonlyArray<readonly [string, TencentErrorMapping]> = [
 
 /** Maps any Tencent error code; an unknown one becomes tencent_api_error (the code is kept for admins). */
 export function mapTencentError(tencentCode: string): TencentErrorMapping {
-  const exact = TENCENT_ERROR_CODES[tencentCode];
-  if (exact !== undefined) return exact;
+  // Own keys only: a code such as `constructor` or `__proto__` must not find Object.prototype's members.
+  if (Object.hasOwn(TENCENT_ERROR_CODES, tencentCode)) return TENCENT_ERROR_CODES[tencentCode]!;
   for (const [prefix, mapping] of PREFIX_RULES) if (tencentCode.startsWith(prefix)) return mapping;
   return UNAVAILABLE;
 }

@@ -32,12 +32,15 @@ export interface HttpTransportOptions {
   ca?: readonly string[];
   /** An agent for egress proxies. */
   agent?: HttpAgent | HttpsAgent;
+  /** Picks the agent per destination (HTTPS_PROXY / NO_PROXY); wins over `agent`. */
+  agentFor?: (url: URL) => HttpAgent | HttpsAgent | undefined;
   /** Responses larger than this are refused (a DescribeInstanceVncUrl answer is < 1 KiB). */
   maxResponseBytes?: number;
 }
 
 export function createHttpTransport(options: HttpTransportOptions = {}): HttpTransport {
   const maxResponseBytes = options.maxResponseBytes ?? 1024 * 1024;
+  const agentOf = (url: URL): HttpAgent | HttpsAgent | undefined => (options.agentFor ? options.agentFor(url) : options.agent);
   return function postJson({ url, headers, body, timeoutMs }: HttpPostOptions): Promise<HttpResponse> {
     return new Promise((resolve, reject) => {
       const isHttps = url.protocol === 'https:';
@@ -48,7 +51,7 @@ export function createHttpTransport(options: HttpTransportOptions = {}): HttpTra
           method: 'POST',
           headers: { ...headers, 'Content-Length': String(Buffer.byteLength(body)) },
           ...(isHttps && options.ca ? { ca: [...options.ca] } : {}),
-          ...(options.agent ? { agent: options.agent } : {}),
+          ...(agentOf(url) ? { agent: agentOf(url) } : {}),
           rejectUnauthorized: true,
         },
         (res) => {

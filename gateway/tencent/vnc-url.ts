@@ -55,6 +55,8 @@ export function decodeVncUrl(encoded: unknown, allowHost: HostAllowlist, request
   }
   if (url.protocol !== 'wss:') throw malformed(`has scheme ${url.protocol} (only wss: is dialled)`);
   if (url.username !== '' || url.password !== '') throw malformed('carries user info');
+  // `*.qcloud.com` matches `.qcloud.com` too (a * may match nothing); an empty label is no host name.
+  if (url.hostname.startsWith('.') || url.hostname.includes('..')) throw malformed('has an empty label in its host');
   if (!allowHost(url.hostname)) {
     throw new GatewayError('upstream_host_forbidden', {
       requestId,
@@ -71,6 +73,7 @@ export async function describeInstanceVncUrl(
   instanceId: string,
   allowHost: HostAllowlist,
   region?: string,
+  timeoutMs?: number,
 ): Promise<VncUrl> {
   const product = productOf(instanceId);
   if (product === undefined) throw new GatewayError('instance_id_invalid');
@@ -79,6 +82,7 @@ export async function describeInstanceVncUrl(
     action: 'DescribeInstanceVncUrl',
     params: { InstanceId: instanceId },
     ...(region === undefined ? {} : { region }),
+    ...(timeoutMs === undefined ? {} : { timeoutMs }),
   });
   return { url: decodeVncUrl(response.InstanceVncUrl, allowHost, requestId), requestId };
 }

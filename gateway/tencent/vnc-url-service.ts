@@ -1,0 +1,74 @@
+// Gets an instance's VNC URL the way a session needs it: the right account and region, one
+// fleet-budget slot per attempt, transient failures retried with jittered backoff inside the
+// session's connect deadline, and the URL fetched last, so the upstream dial follows at once.
+
+import { GatewayError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { AccountRouter } from './accounts.js';
+import type { RegionResolver } from './regions.js';
+import { withTencentRetries, type RetryOptions } from './retry.js';
+import { describeInstanceVncUrl, type HostAllowlist, type VncUrl } from './vnc-url.js';
+
+export interface VncUrlRequest {
+  /** The region the user asked for (ticket body, console `?region=`), already validated. */
+  region?: string;
+  /** False once the client has gone: no further attempt, no budget spent. */
+  stillWanted?: () => boolean;
+}
+
+export interface VncUrlResult extends VncUrl {
+  account: string;
+  region: string;
+  /** How many DescribeInstanceVncUrl calls it took. */
+  attempts: number;
+}
+
+/** Fetches the VNC URL for one session. */
+export type VncUrlService = (instanceId: string, request?: VncUrlRequest) => Promise<VncUrlResult>;
+
+export interface VncUrlServiceOptions {
+  accounts: AccountRouter;
+  regions: RegionResolver;
+  allowHost: HostAllowlist;
+  /** How long getting the URL may take, retries and budget waits included. */
+  connectDeadlineMs: number;
+  logger?: Logger;
+  now?: () => number;
+  retry?: Omit<RetryOptions, 'deadlineMs' | 'now' | 'onRetry'>;
+}
+
+export function createVncUrlService(options: VncUrlServiceOptions): VncUrlService {
+  const now = options.now ?? Date.now;
+  return async function vncUrlFor(instanceId, request = {}) {
+    const account = options.accounts.accountFor(instanceId);
+    if (account === undefined) {
+      throw new GatewayError('tencent_api_error', {
+        message: 'No Tencent Cloud account is configured for this instance.',
+        upstreamCode: 'NoAccountForInstance',
+      });
+    }
+    const region = options.regions(instanceId, request.region, account.region);
+    const stillWanted = request.stillWanted ?? (() => true);
+    let attempts = 0;
+    const result = await withTencentRetries(
+      async (remainingMs) => {
+        if (!stillWanted()) throw new GatewayError('bad_request', { message: 'client left during setup' });
+        // Every attempt is a request Tencent counts, so every attempt spends a budget slot.
+        await account.budget.take().catch((error: unknown) => {
+          throw Object.assign(error as Error, { scope: 'api' });
+        });
+        if (!stillWanted()) throw new GatewayError('bad_request', { message: 'client left during setup' });
+        attempts++;
+        return describeInstanceVncUrl(account.client, instanceId, options.allowHost, region, Math.max(100, remainingMs));
+      },
+      {
+        ...options.retry,
+        deadlineMs: now() + options.connectDeadlineMs,
+        now,
+        onRetry: (error, attempt, delayMs) =>
+          options.logger?.info({ instanceId, account: account.name, region, attempt, delayMs, upstreamCode: error.upstreamCode, tencentRequestId: error.requestId }, 'retrying Tencent Cloud call'),
+      },
+    );
+    return { ...result, account: account.name, region, attempts };
+  };
+}

@@ -1,0 +1,198 @@
+// The gateway's Tencent side against the simulator: which errors are retried and which are
+// not, one budget slot per attempt, regions for both products, and per-account budgets.
+
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMemoryLimiter } from '../../gateway/limits/memory-limiter.js';
+import type { LimitDecision, SlidingWindowLimiter } from '../../gateway/limits/limiter.js';
+import { createLogger } from '../../gateway/logger.js';
+import { GatewayError } from '../../gateway/errors.js';
+import { createTencentAccounts, type AccountRouter } from '../../gateway/tencent/accounts.js';
+import { createHttpTransport } from '../../gateway/tencent/http-transport.js';
+import { createRegionResolver } from '../../gateway/tencent/regions.js';
+import { createHostAllowlist } from '../../gateway/tencent/vnc-url.js';
+import { createVncUrlService, type VncUrlService } from '../../gateway/tencent/vnc-url-service.js';
+import { createSelfSignedCertificate, DEMO_CREDENTIALS, startSimulator, type Simulator } from '../../simulator/index.js';
+
+const ACCOUNT_B = { secretId: 'AKIDaccountB000000000000000000000000', secretKey: 'accountBsecretKey000000000000000', uin: 'b' };
+
+/** A limiter that remembers every decision, per key. */
+function countingLimiter(): SlidingWindowLimiter & { decisions: { key: string; decision: LimitDecision }[] } {
+  const inner = createMemoryLimiter();
+  const decisions: { key: string; decision: LimitDecision }[] = [];
+  return {
+    decisions,
+    async attempt(key, limit, windowMs) {
+      const decision = await inner.attempt(key, limit, windowMs);
+      decisions.push({ key, decision });
+      return decision;
+    },
+  };
+}
+
+let sim: Simulator;
+let limiter: ReturnType<typeof countingLimiter>;
+let accounts: AccountRouter;
+let service: VncUrlService;
+
+let transport: ReturnType<typeof createHttpTransport>;
+
+beforeAll(async () => {
+  const tls = await createSelfSignedCertificate(mkdtempSync(join(tmpdir(), 'vnc-gateway-retries-')));
+  transport = createHttpTransport({ ca: [readFileSync(tls.certPath, 'utf8')] });
+  sim = await startSimulator({
+    tls: { cert: tls.cert, key: tls.key },
+    accounts: [DEMO_CREDENTIALS, ACCOUNT_B],
+    instances: [
+      { id: 'lhins-retry001', state: 'RUNNING', vnc: { kind: 'echo' } },
+      { id: 'lhins-stopped1', state: 'STOPPED' },
+      { id: 'lhins-creating', state: 'CREATING' },
+      { id: 'lhins-shanghai', state: 'RUNNING', region: 'ap-shanghai' },
+      { id: 'ins-shanghai', state: 'RUNNING', region: 'ap-shanghai' },
+      { id: 'lhins-bacct001', state: 'RUNNING' },
+    ],
+  });
+  limiter = countingLimiter();
+  const endpoint = new URL(sim.apiUrl);
+  accounts = await createTencentAccounts({
+    defaultSource: { kind: 'chain', keys: DEMO_CREDENTIALS, profilePaths: [], metadataUrl: new URL('http://127.0.0.1:9/') },
+    defaultRequired: true,
+    defaultRegion: 'ap-guangzhou',
+    endpoints: { lighthouse: endpoint, cvm: endpoint },
+    accounts: [{ name: 'b', credentials: { kind: 'keys', ...ACCOUNT_B }, region: undefined, endpoints: { lighthouse: undefined, cvm: undefined }, instances: ['lhins-bacct*'] }],
+    apiTimeoutMs: 2000,
+    transport,
+    limiter,
+    requestsPerSecond: 10,
+    logger: createLogger({ level: 'error' }),
+  });
+  service = createVncUrlService({
+    accounts,
+    regions: createRegionResolver([{ glob: 'ins-shang*', region: 'ap-shanghai' }]),
+    allowHost: createHostAllowlist(['localhost']),
+    connectDeadlineMs: 8000,
+    retry: { random: () => 0 },
+  });
+});
+afterAll(async () => {
+  await sim?.close();
+});
+
+const callsFor = (id: string, since: number) => sim.calls.slice(since).filter((c) => c.instanceId === id);
+
+describe('retries', () => {
+  it.each([
+    ['InternalError', false],
+    ['InternalError.DescribeInstanceStatus', false],
+    ['RequestLimitExceeded', false],
+    ['RequestLimitExceeded.UinLimitExceeded', false],
+    ['ServiceUnavailable', false],
+    ['a dropped connection', true],
+  ] as const)('retries %s and succeeds, spending a budget slot per attempt', async (code, drop) => {
+    const since = sim.calls.length;
+    const slots = limiter.decisions.length;
+    sim.injectError({ code, instanceId: 'lhins-retry001', count: 2, ...(drop ? { drop } : {}) });
+    const result = await service('lhins-retry001');
+    expect(result.attempts).toBe(3);
+    expect(result.url.protocol).toBe('wss:');
+    expect(callsFor('lhins-retry001', since).map((c) => c.code)).toEqual(drop ? ['dropped', 'dropped', 'ok'] : [code, code, 'ok']);
+    expect(limiter.decisions.slice(slots).filter((d) => d.decision.allowed)).toHaveLength(3);
+  });
+
+  it.each([
+    ['AuthFailure.SignatureFailure', 'tencent_api_error'],
+    ['AuthFailure.TokenFailure', 'tencent_api_error'],
+    ['UnauthorizedOperation.NoPermission', 'tencent_api_error'],
+    ['ResourceNotFound.InstanceIdNotFound', 'instance_not_found'],
+    ['InvalidParameterValue.InstanceIdMalformed', 'instance_id_invalid'],
+    ['UnsupportedOperation.InvalidInstanceState', 'instance_state'],
+    ['OperationDenied.InstanceCreating', 'instance_state'],
+    ['LimitExceeded', 'tencent_api_error'],
+  ] as const)('never retries %s', async (code, gatewayCode) => {
+    const since = sim.calls.length;
+    // One failure only: a retry would succeed, so a retrying gateway fails this test.
+    sim.injectError({ code, instanceId: 'lhins-retry001', count: 1 });
+    await expect(service('lhins-retry001')).rejects.toMatchObject({ code: gatewayCode, upstreamCode: code });
+    expect(callsFor('lhins-retry001', since)).toHaveLength(1);
+  });
+
+  it('gives up after its attempts and answers with the last error', async () => {
+    const since = sim.calls.length;
+    sim.injectError({ code: 'InternalError', instanceId: 'lhins-retry001', count: 4 });
+    await expect(service('lhins-retry001')).rejects.toMatchObject({ code: 'tencent_api_error', upstreamCode: 'InternalError' });
+    expect(callsFor('lhins-retry001', since)).toHaveLength(4);
+  });
+
+  it('stops retrying once the client has gone, without spending more budget', async () => {
+    const since = sim.calls.length;
+    let wanted = true;
+    sim.injectError({ code: 'InternalError', instanceId: 'lhins-retry001', count: 1 });
+    const attempt = service('lhins-retry001', {
+      stillWanted: () => {
+        const answer = wanted;
+        if (sim.calls.length > since) wanted = false;
+        return answer;
+      },
+    });
+    await expect(attempt).rejects.toBeInstanceOf(GatewayError);
+    expect(callsFor('lhins-retry001', since)).toHaveLength(1);
+  });
+});
+
+describe('regions', () => {
+  it.each(['lhins-shanghai', 'ins-shanghai'])('sends the requested region for %s', async (id) => {
+    const since = sim.calls.length;
+    const result = await service(id, { region: 'ap-shanghai' });
+    expect(result.region).toBe('ap-shanghai');
+    expect(callsFor(id, since).map((c) => c.region)).toEqual(['ap-shanghai']);
+  });
+
+  it('falls back to INSTANCE_REGIONS, then to the default region', async () => {
+    expect((await service('ins-shanghai')).region).toBe('ap-shanghai');
+    // Not mapped: the default region, where the instance does not exist.
+    await expect(service('lhins-shanghai')).rejects.toMatchObject({ code: 'instance_not_found' });
+    expect(sim.calls.at(-1)?.region).toBe('ap-guangzhou');
+  });
+
+  it('refuses a region name that is not one', async () => {
+    await expect(service('lhins-shanghai', { region: 'ap-shanghai\r\nX-Evil: 1' })).rejects.toThrow(RangeError);
+  });
+});
+
+describe('several accounts', () => {
+  it("calls with the instance's account and spends that account's budget", async () => {
+    const slots = limiter.decisions.length;
+    const since = sim.calls.length;
+    expect((await service('lhins-bacct001')).account).toBe('b');
+    expect((await service('lhins-retry001')).account).toBe('default');
+    expect(callsFor('lhins-bacct001', since).map((c) => c.secretId)).toEqual([ACCOUNT_B.secretId]);
+    expect(callsFor('lhins-retry001', since).map((c) => c.secretId)).toEqual([DEMO_CREDENTIALS.secretId]);
+    expect(limiter.decisions.slice(slots).filter((d) => d.decision.allowed).map((d) => d.key)).toEqual(['api-calls:b', 'api-calls']);
+  });
+
+  it('keeps one account within its budget while the other still has room', async () => {
+    const local = countingLimiter();
+    const endpoint = new URL(sim.apiUrl);
+    const router = await createTencentAccounts({
+      defaultSource: { kind: 'keys', ...DEMO_CREDENTIALS },
+      defaultRequired: true,
+      defaultRegion: 'ap-guangzhou',
+      endpoints: { lighthouse: endpoint, cvm: endpoint },
+      accounts: [{ name: 'b', credentials: { kind: 'keys', ...ACCOUNT_B }, region: undefined, endpoints: { lighthouse: undefined, cvm: undefined }, instances: ['lhins-bacct*'] }],
+      apiTimeoutMs: 2000,
+      transport,
+      limiter: local,
+      requestsPerSecond: 1,
+      logger: createLogger({ level: 'error' }),
+    });
+    const a = router.accountFor('lhins-retry001')!;
+    const b = router.accountFor('lhins-bacct001')!;
+    await a.budget.take();
+    await b.budget.take(); // a shared budget of 1/s would refuse this one
+    expect(local.decisions.map((d) => d.decision.allowed)).toEqual([true, true]);
+    await a.budget.take(); // waits for its own window
+    expect(local.decisions.filter((d) => d.key === 'api-calls').map((d) => d.decision.allowed)).toContain(false);
+  });
+});
