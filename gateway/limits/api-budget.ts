@@ -24,6 +24,8 @@ export interface ApiBudgetOptions {
   safetyMarginMs?: number;
   /** Waits `ms`; injectable so tests drive a fake clock. Default a timer. */
   sleep?: (ms: number) => Promise<void>;
+  /** The limiter key; one per Tencent Cloud account, since Tencent counts per account. Default `api-calls`. */
+  key?: string;
 }
 
 /** Spends one request of the fleet's API budget. */
@@ -45,6 +47,7 @@ export function createApiBudget(options: ApiBudgetOptions): ApiBudget {
   const maxWaitMs = options.maxWaitMs ?? 2000;
   const windowMs = WINDOW_MS + (options.safetyMarginMs ?? 250);
   const sleep = options.sleep ?? ((ms: number) => delay(ms));
+  const key = options.key ?? KEY;
   if (!Number.isInteger(requestsPerSecond) || requestsPerSecond < 1 || requestsPerSecond > TENCENT_API_REQUESTS_PER_SECOND) {
     throw new RangeError(`requestsPerSecond must be an integer from 1 to ${TENCENT_API_REQUESTS_PER_SECOND} (Tencent's limit).`);
   }
@@ -55,7 +58,7 @@ export function createApiBudget(options: ApiBudgetOptions): ApiBudget {
     async take(): Promise<void> {
       let waitedMs = 0;
       for (;;) {
-        const decision = await limiter.attempt(KEY, requestsPerSecond, windowMs);
+        const decision = await limiter.attempt(key, requestsPerSecond, windowMs);
         if (decision.allowed) return;
         // Waiters woken together race for the freed slot; losers get a fresh retryAfterMs
         // and wait again, all within the same total bound.

@@ -1,10 +1,11 @@
-// One contract for the shared-state stores, run against the in-process implementations and
-// the Redis ones (a real Redis at 127.0.0.1:6379, a unique key prefix per test).
+// One contract for the shared-state stores, run against the in-process implementations, the
+// Redis ones on a real Redis at 127.0.0.1:6379 (a unique key prefix per test), and the Redis
+// ones on a real 3-master Redis Cluster this file starts and kills.
 
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import type { Cluster, Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryTicketStore } from '../../../auth/memory-ticket-store.js';
 import type { TicketStore } from '../../../auth/ticket-store.js';
 import { GatewayError } from '../../../gateway/errors.js';
@@ -15,6 +16,11 @@ import { createMemoryLimiter } from '../../../gateway/limits/memory-limiter.js';
 import { createRedisLimiter } from '../../../gateway/limits/redis-limiter.js';
 import { createRedisClient } from '../../../gateway/state/redis-client.js';
 import { createRedisTicketStore } from '../../../gateway/state/redis-ticket-store.js';
+import { createMemorySessionStore } from '../../../gateway/sessions/memory-session-store.js';
+import { createRedisSessionStore } from '../../../gateway/sessions/redis-session-store.js';
+import type { SessionRecord, SessionStore } from '../../../gateway/sessions/session-store.js';
+import type { RedisConnection } from '../../../gateway/state/redis-client.js';
+import { startThrowawayCluster, type ThrowawayCluster } from './throwaway-cluster.js';
 
 const REDIS_URL = process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 
@@ -23,6 +29,7 @@ interface Harness {
   /** Two views of the same state, as two gateway replicas would have (two connections for Redis). */
   limiters: [SlidingWindowLimiter, SlidingWindowLimiter];
   tickets: [TicketStore, TicketStore];
+  sessions: [SessionStore, SessionStore];
   /** Lets `ms` pass on the store's clock: a fake clock for memory, real time for Redis. */
   advance(ms: number): Promise<void>;
   /** True when no time passes unless the test advances it, so timings can be asserted exactly. */
@@ -35,6 +42,8 @@ interface Variant {
   windowMs: number;
   /** A fresh namespace (or fresh memory) for one test. */
   harness(): Harness;
+  /** Starts what the variant needs (the Cluster), once, before its tests. */
+  setup?(): Promise<void>;
   cleanup?(): Promise<void>;
   close?(): Promise<void>;
 }
@@ -47,10 +56,12 @@ function memoryVariant(): Variant {
       let clock = 1_000_000;
       const limiter = createMemoryLimiter({ now: () => clock });
       const store = createMemoryTicketStore({ now: () => clock });
+      const sessions = createMemorySessionStore({ now: () => clock });
       return {
         // One process: both "replicas" are the same object.
         limiters: [limiter, limiter],
         tickets: [store, store],
+        sessions: [sessions, sessions],
         advance: async (ms) => {
           clock += ms;
         },
@@ -81,6 +92,7 @@ function redisVariant(): Variant {
           createRedisTicketStore({ redis: first, keyPrefix: `${keyPrefix}ticket:` }),
           createRedisTicketStore({ redis: second, keyPrefix: `${keyPrefix}ticket:` }),
         ],
+        sessions: [createRedisSessionStore({ redis: first, keyPrefix }), createRedisSessionStore({ redis: second, keyPrefix })],
         advance: (ms) => delay(ms),
         exactClock: false,
       };
@@ -98,11 +110,66 @@ function redisVariant(): Variant {
   };
 }
 
-const variants = [memoryVariant(), redisVariant()];
+/** The same stores on a throwaway 3-master Cluster: every script must keep to one slot. */
+function clusterVariant(): Variant {
+  let cluster: ThrowawayCluster | undefined;
+  let first: Cluster | undefined;
+  let second: Cluster | undefined;
+  const connection = (client: Cluster | undefined): RedisConnection => {
+    if (client === undefined) throw new Error('the cluster variant was not set up');
+    return client;
+  };
+  return {
+    name: 'redis cluster',
+    windowMs: 500,
+    async setup() {
+      cluster = await startThrowawayCluster();
+      first = cluster.connect();
+      second = cluster.connect();
+    },
+    harness() {
+      // The cluster is thrown away after the run, so keys need no cleanup.
+      const keyPrefix = `test:state-contract:${randomUUID()}:`;
+      const [a, b] = [connection(first), connection(second)];
+      return {
+        limiters: [createRedisLimiter({ redis: a, keyPrefix: `${keyPrefix}limit:` }), createRedisLimiter({ redis: b, keyPrefix: `${keyPrefix}limit:` })],
+        tickets: [createRedisTicketStore({ redis: a, keyPrefix: `${keyPrefix}ticket:` }), createRedisTicketStore({ redis: b, keyPrefix: `${keyPrefix}ticket:` })],
+        sessions: [createRedisSessionStore({ redis: a, keyPrefix }), createRedisSessionStore({ redis: b, keyPrefix })],
+        advance: (ms) => delay(ms),
+        exactClock: false,
+      };
+    },
+    async close() {
+      first?.disconnect();
+      second?.disconnect();
+      await cluster?.stop();
+    },
+  };
+}
+
+const variants = [memoryVariant(), redisVariant(), clusterVariant()];
 
 afterAll(async () => {
   for (const variant of variants) await variant.close?.();
 });
+
+let sessionCounter = 0;
+function sessionRecord(overrides: Partial<SessionRecord> = {}): SessionRecord {
+  sessionCounter += 1;
+  return {
+    sessionId: `s-${sessionCounter}-${randomUUID()}`,
+    sub: 'alice',
+    email: 'alice@example.com',
+    instanceId: 'lhins-abc123',
+    clientIp: '192.0.2.1',
+    replicaId: 'replica-a',
+    startedAt: 1_700_000_000_000,
+    state: 'starting',
+    bytesFromClient: 0,
+    bytesFromUpstream: 0,
+    ...overrides,
+  };
+}
 
 /** Resolves to the GatewayError `promise` rejects with; fails the test if it resolves. */
 async function rejection(promise: Promise<unknown>): Promise<GatewayError> {
@@ -116,6 +183,9 @@ async function rejection(promise: Promise<unknown>): Promise<GatewayError> {
 
 describe.each(variants)('$name state stores', (variant) => {
   const fresh = (): Harness => variant.harness();
+  beforeAll(async () => {
+    await variant.setup?.();
+  });
   afterEach(async () => {
     await variant.cleanup?.();
   });
@@ -377,6 +447,111 @@ describe.each(variants)('$name state stores', (variant) => {
     it('refuses a per-second rate above Tencent’s 10', () => {
       const [limiter] = fresh().limiters;
       expect(() => createApiBudget({ limiter, requestsPerSecond: 11 })).toThrow(RangeError);
+    });
+  });
+
+  describe('session store (concurrency leases and the live-session list)', () => {
+    const TTL = 60_000;
+
+    it('admits userLimit sessions of one user across replicas, then refuses with the wait until a lease would lapse', async () => {
+      const harness = fresh();
+      const [a, b] = harness.sessions;
+      for (let i = 0; i < 3; i++) {
+        const store = i % 2 === 0 ? a : b;
+        expect(await store.admit({ record: sessionRecord({ instanceId: `lhins-u${i}` }), userLimit: 3, ttlMs: TTL })).toEqual({ admitted: true });
+      }
+      await harness.advance(harness.exactClock ? 5000 : 0);
+      const refused = await b.admit({ record: sessionRecord({ instanceId: 'lhins-u9' }), userLimit: 3, ttlMs: TTL });
+      expect(refused).toMatchObject({ admitted: false, scope: 'user-sessions' });
+      if (refused.admitted) throw new Error('unreachable');
+      if (harness.exactClock) expect(refused.retryAfterMs).toBe(TTL - 5000);
+      else {
+        expect(refused.retryAfterMs).toBeGreaterThan(TTL - 5000);
+        expect(refused.retryAfterMs).toBeLessThanOrEqual(TTL);
+      }
+      // Another user is not affected.
+      expect(await a.admit({ record: sessionRecord({ sub: 'bob' }), userLimit: 3, ttlMs: TTL })).toEqual({ admitted: true });
+    });
+
+    it('frees a slot when a session is released', async () => {
+      const [a, b] = fresh().sessions;
+      const first = sessionRecord();
+      expect((await a.admit({ record: first, userLimit: 1, ttlMs: TTL })).admitted).toBe(true);
+      expect((await b.admit({ record: sessionRecord(), userLimit: 1, ttlMs: TTL })).admitted).toBe(false);
+      await b.release(first);
+      expect((await b.admit({ record: sessionRecord(), userLimit: 1, ttlMs: TTL })).admitted).toBe(true);
+    });
+
+    it('lets exactly userLimit of 20 racing admissions through', async () => {
+      const [a, b] = fresh().sessions;
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).admit({ record: sessionRecord({ sub: 'racer' }), userLimit: 3, ttlMs: TTL })),
+      );
+      expect(results.filter((r) => r.admitted)).toHaveLength(3);
+    });
+
+    it('keeps everyone else off an instance while an exclusive session is on it, and keeps an exclusive session off a busy one', async () => {
+      const [a, b] = fresh().sessions;
+      const exclusive = sessionRecord({ sub: 'support', instanceId: 'lhins-excl', maxInstanceSessions: 1 });
+      expect((await a.admit({ record: exclusive, userLimit: 5, ttlMs: TTL })).admitted).toBe(true);
+      const other = await b.admit({ record: sessionRecord({ sub: 'bob', instanceId: 'lhins-excl' }), userLimit: 5, ttlMs: TTL });
+      expect(other).toMatchObject({ admitted: false, scope: 'instance-sessions' });
+      // Other instances are unaffected; without a limit any number share one instance.
+      for (let i = 0; i < 4; i++) {
+        expect((await b.admit({ record: sessionRecord({ sub: `u${i}`, instanceId: 'lhins-shared' }), userLimit: 5, ttlMs: TTL })).admitted).toBe(true);
+      }
+      const late = await a.admit({ record: sessionRecord({ sub: 'support', instanceId: 'lhins-shared', maxInstanceSessions: 1 }), userLimit: 5, ttlMs: TTL });
+      expect(late).toMatchObject({ admitted: false, scope: 'instance-sessions' });
+      await a.release(exclusive);
+      expect((await b.admit({ record: sessionRecord({ sub: 'bob', instanceId: 'lhins-excl' }), userLimit: 5, ttlMs: TTL })).admitted).toBe(true);
+    });
+
+    it('lists every replica’s sessions with what the heartbeat last reported, and gets one by id', async () => {
+      const [a, b] = fresh().sessions;
+      const one = sessionRecord({ replicaId: 'replica-a' });
+      const two = sessionRecord({ sub: 'bob', email: 'bob@example.com', replicaId: 'replica-b', instanceId: 'ins-xyz' });
+      await a.admit({ record: one, userLimit: 5, ttlMs: TTL });
+      await b.admit({ record: two, userLimit: 5, ttlMs: TTL });
+      await b.heartbeat([{ ...two, state: 'live', bytesFromClient: 12, bytesFromUpstream: 3400 }], TTL);
+      const listed = await a.list();
+      expect(listed.map((r) => r.sessionId).sort()).toEqual([one.sessionId, two.sessionId].sort());
+      expect(listed.find((r) => r.sessionId === two.sessionId)).toEqual({ ...two, state: 'live', bytesFromClient: 12, bytesFromUpstream: 3400 });
+      expect(await a.get(one.sessionId)).toEqual(one);
+      expect(await a.get('no-such-session')).toBeUndefined();
+      await a.release(one);
+      expect((await b.list()).map((r) => r.sessionId)).toEqual([two.sessionId]);
+    });
+
+    it('forgets a session whose heartbeat lapsed, freeing its slot, while a renewed one stays', async () => {
+      const harness = fresh();
+      const [a, b] = harness.sessions;
+      const ttlMs = 400;
+      const dead = sessionRecord({ sub: 'dead' });
+      const alive = sessionRecord({ sub: 'alive' });
+      await a.admit({ record: dead, userLimit: 1, ttlMs });
+      await b.admit({ record: alive, userLimit: 1, ttlMs });
+      await harness.advance(250);
+      await b.heartbeat([alive], ttlMs);
+      await harness.advance(250);
+      expect((await a.list()).map((r) => r.sessionId)).toEqual([alive.sessionId]);
+      expect(await b.get(dead.sessionId)).toBeUndefined();
+      expect((await a.admit({ record: sessionRecord({ sub: 'dead' }), userLimit: 1, ttlMs })).admitted).toBe(true);
+      expect((await a.admit({ record: sessionRecord({ sub: 'alive' }), userLimit: 1, ttlMs })).admitted).toBe(false);
+    });
+
+    it('takes a lost lease again on the next heartbeat, so a store that restarted empty relearns live sessions', async () => {
+      const [a, b] = fresh().sessions;
+      const record = sessionRecord({ sub: 'carol', state: 'live' });
+      await b.heartbeat([record], TTL);
+      expect(await a.get(record.sessionId)).toEqual(record);
+      expect((await a.admit({ record: sessionRecord({ sub: 'carol' }), userLimit: 1, ttlMs: TTL })).admitted).toBe(false);
+    });
+
+    it('rejects a non-positive limit or ttl as a programming error', async () => {
+      const [store] = fresh().sessions;
+      await expect(store.admit({ record: sessionRecord(), userLimit: 0, ttlMs: TTL })).rejects.toThrow(RangeError);
+      await expect(store.admit({ record: sessionRecord(), userLimit: 1, ttlMs: 0 })).rejects.toThrow(RangeError);
+      await expect(store.admit({ record: sessionRecord({ maxInstanceSessions: 0 }), userLimit: 1, ttlMs: TTL })).rejects.toThrow(RangeError);
     });
   });
 });
