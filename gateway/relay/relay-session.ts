@@ -3,7 +3,7 @@
 // Knows nothing of JWTs, tickets or Tencent: it is handed two open sockets.
 
 import type { WebSocket } from 'ws';
-import { closeReason } from '../errors.js';
+import { ERROR_CATALOGUE, closeReason } from '../errors.js';
 
 export type ClosedBy = 'client' | 'upstream' | 'gateway' | 'admin';
 
@@ -27,10 +27,40 @@ export interface RelayOptions {
   pingIntervalMs?: number;
   /** How long to wait for the second side's close handshake before dropping it. */
   closeTimeoutMs?: number;
+  /** Close with 4408 when the client sent no data frame for this long (pongs do not count). 0 = off. */
+  idleTimeoutMs?: number;
+  /** Close with 4410 this long after the start. 0 = off. */
+  maxDurationMs?: number;
+  /** A client whose send queue stays above this many bytes for `slowConsumerMs` is cut off with 4413. */
+  slowConsumerBytes?: number;
+  slowConsumerMs?: number;
   now?: () => number;
 }
 
+/** Close codes the relay itself decides (README "WebSocket close codes"). */
+export const RELAY_CLOSE = {
+  idle: 4408,
+  maxDuration: 4410,
+  slowConsumer: 4413,
+  upstreamFailed: 4502,
+  upstreamTimeout: 4504,
+  frameTooLarge: 1009,
+  textFrame: 1003,
+} as const;
+
 const BINARY = { binary: true } as const;
+
+// The close code ws sends for each receiver error (ws/lib/receiver.js); 1002 for the rest.
+const WS_ERROR_CLOSE_CODES: Readonly<Record<string, number>> = {
+  WS_ERR_INVALID_UTF8: 1007,
+  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 1009,
+  WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH: 1009,
+  WS_ERR_TOO_MANY_BUFFERED_PARTS: 1008,
+};
+
+function wsErrorCloseCode(code: string | undefined): number {
+  return code !== undefined && Object.hasOwn(WS_ERROR_CLOSE_CODES, code) ? WS_ERROR_CLOSE_CODES[code]! : 1002;
+}
 
 // A code the gateway may send: never 1005/1006/1015 (RFC 6455 §7.4.1 reserves them).
 function sendable(code: number): boolean {
@@ -57,6 +87,15 @@ export class RelaySession {
   private clientAlive = true;
   private upstreamAlive = true;
   private readonly closeTimeoutMs: number;
+  private readonly idleTimeoutMs: number;
+  private readonly slowConsumerBytes: number;
+  private readonly slowConsumerMs: number;
+  private lastClientDataAt: number;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private durationTimer: NodeJS.Timeout | undefined;
+  private slowTimer: NodeJS.Timeout | undefined;
+  /** When the client's queue last rose above the slow-consumer bound; undefined while below. */
+  private slowSince: number | undefined;
 
   constructor(
     private readonly client: WebSocket,
@@ -68,6 +107,10 @@ export class RelaySession {
     this.high = options.highWaterBytes ?? 1024 * 1024;
     this.low = options.lowWaterBytes ?? 256 * 1024;
     this.closeTimeoutMs = options.closeTimeoutMs ?? 5000;
+    this.idleTimeoutMs = options.idleTimeoutMs ?? 0;
+    this.slowConsumerBytes = options.slowConsumerBytes ?? 512 * 1024;
+    this.slowConsumerMs = options.slowConsumerMs ?? 30_000;
+    this.lastClientDataAt = this.startedAt;
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
 
     client.on('message', this.fromClient);
@@ -85,15 +128,40 @@ export class RelaySession {
         clean ? closeReason('upstream_closed', 'The instance console closed the connection.') : closeReason('upstream_failed', 'The console connection to the instance failed.'),
       );
     });
-    // 'error' is always followed by 'close'; the listeners keep it from being thrown.
-    client.on('error', () => undefined);
-    upstream.on('error', () => undefined);
+    // 'error' is always followed by 'close'. ws has already answered a protocol error with its
+    // own close frame (1009 for an oversized frame, 1007 for invalid UTF-8, 1002 mostly); record
+    // that code, the one the client saw, and why the session ended.
+    client.on('error', (error: Error & { code?: string }) => {
+      const sentCode = wsErrorCloseCode(error.code);
+      const tooLarge = sentCode === RELAY_CLOSE.frameTooLarge;
+      this.end(
+        { closeCode: sentCode, closedBy: 'gateway', reason: tooLarge ? 'client_frame_too_large' : 'client_protocol_error' },
+        1002,
+        closeReason('bad_request', 'The client broke the WebSocket protocol.'),
+      );
+    });
+    upstream.on('error', (error: Error & { code?: string }) => {
+      const tooLarge = wsErrorCloseCode(error.code) === RELAY_CLOSE.frameTooLarge;
+      this.end(
+        { closeCode: RELAY_CLOSE.upstreamFailed, closedBy: 'upstream', reason: tooLarge ? 'upstream_frame_too_large' : 'upstream_protocol_error' },
+        RELAY_CLOSE.upstreamFailed,
+        closeReason('upstream_failed', 'The console connection to the instance failed.'),
+      );
+    });
     client.on('pong', () => (this.clientAlive = true));
     upstream.on('pong', () => (this.upstreamAlive = true));
 
     if ((options.pingIntervalMs ?? 30_000) > 0) {
       this.pingTimer = setInterval(this.keepalive, options.pingIntervalMs ?? 30_000);
       this.pingTimer.unref();
+    }
+    if (this.idleTimeoutMs > 0) this.armIdle(this.idleTimeoutMs);
+    if ((options.maxDurationMs ?? 0) > 0) {
+      this.durationTimer = setTimeout(
+        () => this.end({ closeCode: RELAY_CLOSE.maxDuration, closedBy: 'gateway', reason: 'max_duration' }, RELAY_CLOSE.maxDuration, closeReason('max_duration', ERROR_CATALOGUE.max_duration.message), 1000),
+        options.maxDurationMs,
+      );
+      this.durationTimer.unref();
     }
     // Both sides were paused while the upstream connected; frames flow from here on.
     client.resume();
@@ -105,11 +173,17 @@ export class RelaySession {
     this.end({ closeCode: code, closedBy, reason: reasonTag }, code, reason, 1000);
   }
 
+  /** Which side is paused for backpressure right now (tests and the bench read this). */
+  get paused(): { client: boolean; upstream: boolean } {
+    return { client: this.clientPaused, upstream: this.upstreamPaused };
+  }
+
   private readonly fromClient = (data: Buffer, isBinary: boolean): void => {
     if (!isBinary) {
       this.end({ closeCode: 1003, closedBy: 'gateway', reason: 'text_frame' }, 1003, closeReason('bad_request', 'Text frames are not accepted.'), 1000);
       return;
     }
+    this.lastClientDataAt = this.now();
     this.bytesFromClient += data.length;
     this.upstream.send(data, BINARY, this.afterUpstreamWrite);
     if (!this.clientPaused && this.upstream.bufferedAmount > this.high) {
@@ -125,7 +199,9 @@ export class RelaySession {
     }
     this.bytesFromUpstream += data.length;
     this.client.send(data, BINARY, this.afterClientWrite);
-    if (!this.upstreamPaused && this.client.bufferedAmount > this.high) {
+    const queued = this.client.bufferedAmount;
+    if (queued > this.slowConsumerBytes && this.slowSince === undefined) this.startSlowClock();
+    if (!this.upstreamPaused && queued > this.high) {
       this.upstreamPaused = true;
       this.upstream.pause();
     }
@@ -140,18 +216,62 @@ export class RelaySession {
   };
 
   private readonly afterClientWrite = (): void => {
+    if (this.slowSince !== undefined && this.client.bufferedAmount <= this.slowConsumerBytes) this.slowSince = undefined;
     if (this.upstreamPaused && this.client.bufferedAmount <= this.low && this.ending === undefined) {
       this.upstreamPaused = false;
       this.upstream.resume();
     }
   };
 
+  // The clock starts when the queue first rises above the bound and stops whenever a write
+  // callback sees it below; one timer per episode, re-armed for the remainder, none per frame.
+  private startSlowClock(): void {
+    this.slowSince = this.now();
+    if (this.slowTimer === undefined && this.ending === undefined) this.armSlow(this.slowConsumerMs);
+  }
+
+  private armSlow(ms: number): void {
+    this.slowTimer = setTimeout(() => {
+      this.slowTimer = undefined;
+      if (this.slowSince === undefined || this.ending !== undefined) return;
+      const elapsed = this.now() - this.slowSince;
+      if (elapsed >= this.slowConsumerMs && this.client.bufferedAmount > this.slowConsumerBytes) {
+        // The close frame queues behind the unread data; a client that never reads it is dropped
+        // by the close timeout, so the queue is bounded in time as well as in size.
+        this.end({ closeCode: RELAY_CLOSE.slowConsumer, closedBy: 'gateway', reason: 'slow_consumer' }, RELAY_CLOSE.slowConsumer, closeReason('slow_consumer', ERROR_CATALOGUE.slow_consumer.message), 1000);
+        return;
+      }
+      this.armSlow(Math.max(1, this.slowConsumerMs - elapsed));
+    }, ms);
+    this.slowTimer.unref();
+  }
+
+  private armIdle(ms: number): void {
+    this.idleTimer = setTimeout(() => {
+      const idleFor = this.now() - this.lastClientDataAt;
+      if (idleFor >= this.idleTimeoutMs) {
+        this.end({ closeCode: RELAY_CLOSE.idle, closedBy: 'gateway', reason: 'idle_timeout' }, RELAY_CLOSE.idle, closeReason('idle_timeout', ERROR_CATALOGUE.idle_timeout.message), 1000);
+        return;
+      }
+      this.armIdle(this.idleTimeoutMs - idleFor);
+    }, ms);
+    this.idleTimer.unref();
+  }
+
   private readonly keepalive = (): void => {
     if (!this.clientAlive) {
+      // A dead client cannot receive a close frame; the upstream is told normally.
+      this.end({ closeCode: 1006, closedBy: 'gateway', reason: 'client_keepalive_timeout' }, 1000, '', 1000);
       this.client.terminate();
       return;
     }
     if (!this.upstreamAlive) {
+      this.end(
+        { closeCode: RELAY_CLOSE.upstreamTimeout, closedBy: 'gateway', reason: 'upstream_keepalive_timeout' },
+        RELAY_CLOSE.upstreamTimeout,
+        closeReason('upstream_timeout', 'The instance console stopped answering.'),
+        1000,
+      );
       this.upstream.terminate();
       return;
     }
@@ -174,6 +294,9 @@ export class RelaySession {
     if (this.ending === undefined) {
       this.ending = outcome;
       if (this.pingTimer) clearInterval(this.pingTimer);
+      if (this.idleTimer) clearTimeout(this.idleTimer);
+      if (this.durationTimer) clearTimeout(this.durationTimer);
+      if (this.slowTimer) clearTimeout(this.slowTimer);
       this.client.off('message', this.fromClient);
       this.upstream.off('message', this.fromUpstream);
       // A side paused for backpressure must read again, or its close frame is never seen.
