@@ -165,6 +165,9 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
       if (token.length > maxTokenBytes || Buffer.byteLength(token, 'utf8') > maxTokenBytes) {
         throw new GatewayError('auth_invalid', { cause: new Error(`token longer than ${maxTokenBytes} bytes`) });
       }
+      if (!isCanonicalCompactJws(token)) {
+        throw new GatewayError('auth_invalid', { cause: new errors.JWSInvalid('not a compact JWS in canonical base64url') });
+      }
       let payload: JWTPayload;
       try {
         payload = await verifySignatureAndClaims(token);
@@ -184,6 +187,18 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
       }
     },
   };
+}
+
+// RFC 7515 §7.1: three segments of unpadded base64url. jose decodes the signature leniently
+// (whitespace, '+', '/', '=' and stray low bits are ignored), so one signed token would have
+// many spellings that all verify; only the canonical one is accepted. An empty signature is
+// left for jose to refuse by its algorithm, which names the reason better.
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+
+function isCanonicalCompactJws(token: string): boolean {
+  if (!COMPACT_JWS.test(token)) return false;
+  const signature = token.slice(token.lastIndexOf('.') + 1);
+  return Buffer.from(signature, 'base64url').toString('base64url') === signature;
 }
 
 function checkAlgorithms(algorithms: readonly string[] | undefined, problems: string[]): string[] {

@@ -19,6 +19,8 @@ export interface PolicyRule {
   readonly role: Role;
   /** Sessions opened through this rule end after this many seconds. */
   readonly maxSessionSeconds?: number;
+  /** At most this many sessions on the instance while one opened through this rule runs (1 = exclusive). */
+  readonly maxConcurrentSessions?: number;
   /** Free text for people reading the file and the audit trail. */
   readonly description?: string;
 }
@@ -30,7 +32,7 @@ export interface Policy {
 
 /** The outcome of `decide`; `reason` is for logs and audit records, not for the client. */
 export type PolicyDecision =
-  | { allowed: true; role: Role; ruleIndex: number; maxSessionSeconds?: number; reason: string }
+  | { allowed: true; role: Role; ruleIndex: number; maxSessionSeconds?: number; maxConcurrentSessions?: number; reason: string }
   | { allowed: false; reason: string };
 
 /** An invalid policy file; `problems` lists each one, `message` all of them. */
@@ -47,7 +49,7 @@ export class PolicyError extends Error {
 export const ROLES: readonly Role[] = ['operator', 'viewer', 'admin'];
 // Most privileged wins when several rules match; see `decide`.
 const ROLE_RANK: Readonly<Record<Role, number>> = { viewer: 1, operator: 2, admin: 3 };
-const RULE_KEYS = new Set(['groups', 'users', 'emailDomains', 'instances', 'role', 'maxSessionSeconds', 'description']);
+const RULE_KEYS = new Set(['groups', 'users', 'emailDomains', 'instances', 'role', 'maxSessionSeconds', 'maxConcurrentSessions', 'description']);
 const DOMAIN = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$/i;
 
 /**
@@ -117,6 +119,11 @@ function parseRule(raw: unknown, at: string, problems: string[]): PolicyRule | u
   if (max !== undefined) {
     if (typeof max !== 'number' || !Number.isInteger(max) || max <= 0) problems.push(`${at}.maxSessionSeconds: must be a positive whole number of seconds`);
     else rule.maxSessionSeconds = max;
+  }
+  const concurrent = raw['maxConcurrentSessions'];
+  if (concurrent !== undefined) {
+    if (typeof concurrent !== 'number' || !Number.isInteger(concurrent) || concurrent <= 0) problems.push(`${at}.maxConcurrentSessions: must be a positive whole number (1 = exclusive)`);
+    else rule.maxConcurrentSessions = concurrent;
   }
   const description = raw['description'];
   if (description !== undefined) {
@@ -193,8 +200,8 @@ function subjectMatch(rule: PolicyRule, identity: Identity): string | undefined 
  * ties go to the earlier rule. Taking the first match in file order instead would let a broad
  * `viewer` rule near the top silently demote an operator granted further down, and the
  * outcome would depend on rule order the reader cannot see at a glance; "most privileged"
- * gives the same answer however the file is arranged. `maxSessionSeconds` comes from the
- * winning rule.
+ * gives the same answer however the file is arranged. `maxSessionSeconds` and
+ * `maxConcurrentSessions` come from the winning rule.
  */
 export function decide(policy: Policy, identity: Identity, instanceId: string): PolicyDecision {
   let best: { index: number; rule: PolicyRule; why: string } | undefined;
@@ -224,8 +231,18 @@ export function decide(policy: Policy, identity: Identity, instanceId: string): 
     role: rule.role,
     ruleIndex: index,
     ...(rule.maxSessionSeconds === undefined ? {} : { maxSessionSeconds: rule.maxSessionSeconds }),
+    ...(rule.maxConcurrentSessions === undefined ? {} : { maxConcurrentSessions: rule.maxConcurrentSessions }),
     reason: `rule ${index} grants ${rule.role} (${why})`,
   };
+}
+
+/**
+ * How one rule relates to a request, for `npm run policy -- explain`: why its subjects match
+ * the identity (undefined: they do not) and the first of its instance patterns that matches.
+ */
+export function matchRule(rule: PolicyRule, identity: Identity, instanceId: string): { subject: string | undefined; instance: string | undefined } {
+  const index = compile(rule).instanceMatchers.findIndex((matches) => matches(instanceId));
+  return { subject: subjectMatch(rule, identity), instance: index === -1 ? undefined : rule.instances[index] };
 }
 
 /** Whether some `admin` rule's subjects match `identity`, whatever its instances: for the admin API. */

@@ -16,6 +16,8 @@ export interface TicketClaims {
   maxSessionSeconds?: number;
   /** The JWT's `exp` (seconds since the epoch, as Identity.expiresAt). */
   tokenExpiresAt: number;
+  /** The Tencent Cloud region the user asked for (validated by the caller). */
+  region?: string;
 }
 
 /** Issues and redeems tickets. */
@@ -122,6 +124,7 @@ function copyClaims(claims: TicketClaims): TicketClaims {
     role: claims.role,
     ...(claims.maxSessionSeconds === undefined ? {} : { maxSessionSeconds: claims.maxSessionSeconds }),
     tokenExpiresAt: claims.tokenExpiresAt,
+    ...(claims.region === undefined ? {} : { region: claims.region }),
   };
 }
 

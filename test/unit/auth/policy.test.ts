@@ -47,6 +47,14 @@ rules:
     });
   });
 
+  it('hands the winning rule’s maxConcurrentSessions to the decision', () => {
+    const policy = parsePolicy('rules:\n  - groups: [support]\n    instances: ["lhins-*"]\n    role: operator\n    maxConcurrentSessions: 1\n  - groups: [sre]\n    instances: ["*"]\n    role: operator\n');
+    const support = decide(policy, { sub: 's', groups: ['support'], expiresAt: 0 }, 'lhins-a');
+    expect(support).toMatchObject({ allowed: true, maxConcurrentSessions: 1 });
+    const sre = decide(policy, { sub: 'r', groups: ['sre'], expiresAt: 0 }, 'lhins-a');
+    expect(sre.allowed && 'maxConcurrentSessions' in sre).toBe(false);
+  });
+
   it('accepts an empty rule list, which denies everyone', () => {
     const policy = parsePolicy('rules: []');
     expect(decide(policy, who({ groups: ['sre'] }), 'ins-1')).toEqual({ allowed: false, reason: 'no rule matches the user' });
@@ -74,6 +82,7 @@ rules:
     ['a wildcard domain', 'rules:\n  - emailDomains: ["*.example.com"]\n    instances: ["*"]\n    role: viewer', /is not a domain/],
     ['a fractional maxSessionSeconds', 'rules:\n  - users: [a]\n    instances: ["*"]\n    role: viewer\n    maxSessionSeconds: 1.5', /maxSessionSeconds: must be a positive whole number/],
     ['a zero maxSessionSeconds', 'rules:\n  - users: [a]\n    instances: ["*"]\n    role: viewer\n    maxSessionSeconds: 0', /maxSessionSeconds/],
+    ['a zero maxConcurrentSessions', 'rules:\n  - users: [a]\n    instances: ["*"]\n    role: viewer\n    maxConcurrentSessions: 0', /maxConcurrentSessions: must be a positive whole number/],
     ['a string maxSessionSeconds', 'rules:\n  - users: [a]\n    instances: ["*"]\n    role: viewer\n    maxSessionSeconds: "3600"', /maxSessionSeconds/],
   ])('refuses %s', (_name, yaml, message) => {
     expect(() => parsePolicy(yaml)).toThrow(PolicyError);
