@@ -24,6 +24,20 @@ ${body}
 `;
 }
 
+// The Keys menu, mirrored from SPECIAL_KEYS in public/console-keys.js (a unit test checks
+// both lists agree); each button names its key sequence in data-key.
+const SPECIAL_KEYS: readonly { name: string; label: string }[] = [
+  { name: 'ctrl-alt-del', label: 'Ctrl+Alt+Del' },
+  { name: 'tab', label: 'Tab' },
+  { name: 'esc', label: 'Esc' },
+  { name: 'super', label: 'Windows / Super' },
+  { name: 'ctrl-alt-backspace', label: 'Ctrl+Alt+Backspace' },
+  ...Array.from({ length: 12 }, (_, i) => ({ name: `ctrl-alt-f${i + 1}`, label: `Ctrl+Alt+F${i + 1}` })),
+];
+const SPECIAL_KEY_BUTTONS = SPECIAL_KEYS.map(
+  ({ name, label }) => `        <button type="button" role="menuitem" data-key="${escapeHtml(name)}" disabled>${escapeHtml(label)}</button>`,
+).join('\n');
+
 export interface ConsolePageOptions {
   /** A validated instance id (escaped again here all the same). */
   instanceId: string;
@@ -39,6 +53,7 @@ export function renderConsolePage({ instanceId, loginUrl }: ConsolePageOptions):
     `${instanceId} · console`,
     `<body class="console" data-instance-id="${id}"${loginAttribute}>
 <header class="bar">
+  <a class="home" href="/" title="All instances">Instances</a>
   <span class="instance" title="Instance">${id}</span>
   <span class="status" id="status" role="status" aria-live="polite">Loading…</span>
   <a class="sign-in" id="sign-in" hidden>Sign in</a>
@@ -48,15 +63,71 @@ export function renderConsolePage({ instanceId, loginUrl }: ConsolePageOptions):
   </form>
   <nav class="actions" aria-label="Console actions">
     <button type="button" id="ctrl-alt-del" disabled>Ctrl+Alt+Del</button>
+    <details class="menu" id="keys-menu">
+      <summary>Keys</summary>
+      <div class="menu-panel" role="menu">
+${SPECIAL_KEY_BUTTONS}
+      </div>
+    </details>
+    <details class="menu" id="clipboard-menu">
+      <summary>Clipboard</summary>
+      <div class="menu-panel clipboard">
+        <label for="clipboard-text">Text to paste into the remote machine; text copied there appears here.</label>
+        <textarea id="clipboard-text" rows="5" cols="36" spellcheck="false" autocomplete="off"></textarea>
+        <button type="button" id="clipboard-send" disabled>Send to remote</button>
+      </div>
+    </details>
+    <label class="scale" title="Fit: scale the remote screen into the window. 1:1: actual size, with scrollbars. Remote resize: ask the remote desktop to take the window's size (only where its VNC server allows).">Scale
+      <select id="scale">
+        <option value="fit">Fit</option>
+        <option value="none">1:1</option>
+        <option value="remote">Remote resize</option>
+      </select>
+    </label>
+    <button type="button" id="fullscreen">Fullscreen</button>
     <button type="button" id="disconnect" disabled>Disconnect</button>
     <button type="button" id="reconnect" disabled>Reconnect</button>
-    <button type="button" id="fullscreen">Fullscreen</button>
   </nav>
 </header>
 <main class="screen" id="screen"></main>
 <noscript><p class="message">The console needs JavaScript.</p></noscript>
 </body>`,
     `<script type="module" src="${CONSOLE_SCRIPT_PATH}"></script>\n`,
+  );
+}
+
+/** The script of the instance picker (`/`). */
+export const INSTANCES_SCRIPT_PATH = '/assets/instances.js';
+
+/**
+ * The instance picker (`/`): the instances the user may open, filled in by its script from
+ * `GET /api/v1/instances`, and a field to open any instance by id.
+ */
+export function renderInstancesPage(): string {
+  return layout(
+    'Instances · console',
+    `<body class="picker">
+<header class="bar">
+  <span class="instance">Instances</span>
+  <span class="status" id="status" role="status" aria-live="polite">Loading…</span>
+</header>
+<main class="picker-main">
+  <form class="open-by-id" id="open-by-id">
+    <label for="open-id">Open by id</label>
+    <input id="open-id" name="instanceId" required autocomplete="off" spellcheck="false"
+      placeholder="lhins-… or ins-…" pattern="(lhins|ins)-[a-z0-9]{1,32}" maxlength="38"
+      title="A Lighthouse (lhins-…) or CVM (ins-…) instance id">
+    <button type="submit">Open</button>
+  </form>
+  <table class="instances" id="instances" hidden>
+    <thead><tr><th scope="col">Instance</th><th scope="col">Name</th><th scope="col">State</th><th scope="col"><span class="visually-hidden">Action</span></th></tr></thead>
+    <tbody id="instance-rows"></tbody>
+  </table>
+  <ul class="warnings" id="warnings" hidden></ul>
+</main>
+<noscript><p class="message">The instance list needs JavaScript.</p></noscript>
+</body>`,
+    `<script type="module" src="${INSTANCES_SCRIPT_PATH}"></script>\n`,
   );
 }
 

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Hono } from 'hono';
 import type { Context } from 'hono';
-import { renderConsolePage, renderInvalidInstancePage, renderSignInPage } from './console-pages.js';
+import { renderConsolePage, renderInstancesPage, renderInvalidInstancePage, renderSignInPage } from './console-pages.js';
 import { createNovncAssets } from './novnc-assets.js';
 import { createSecurityHeaders } from './security-headers.js';
 
@@ -27,6 +27,8 @@ const CONSOLE_CACHE_CONTROL = 'no-cache';
 const CONSOLE_FILES: ReadonlyMap<string, string> = new Map([
   ['console.js', JAVASCRIPT],
   ['console-messages.js', JAVASCRIPT],
+  ['console-keys.js', JAVASCRIPT],
+  ['instances.js', JAVASCRIPT],
   ['console.css', 'text/css; charset=utf-8'],
 ]);
 
@@ -67,8 +69,8 @@ function checkLoginUrl(loginUrl: string | undefined): void {
 }
 
 /**
- * The console's routes, to mount at `/`: `GET /console/:instanceId`, `GET /assets/console.js`,
- * `/assets/console-messages.js`, `/assets/console.css` and `GET /assets/novnc/*`. Every
+ * The console's routes, to mount at `/`: `GET /` (the instance picker), `GET /console/:instanceId`,
+ * the console's own files under `/assets/` (see CONSOLE_FILES) and `GET /assets/novnc/*`. Every
  * response carries the security headers of {@link createSecurityHeaders}.
  */
 export function createConsoleRoutes(options: ConsoleRoutesOptions = {}): Hono {
@@ -81,8 +83,18 @@ export function createConsoleRoutes(options: ConsoleRoutesOptions = {}): Hono {
   // Scoped to the console's own paths: a `*` middleware here would also run for every route
   // the gateway registers after mounting this app.
   const securityHeaders = createSecurityHeaders();
+  app.use('/', securityHeaders);
   app.use('/console/*', securityHeaders);
   app.use('/assets/*', securityHeaders);
+
+  // The instance picker. Its list comes from GET /api/v1/instances, which authenticates on
+  // its own; the sign-in check here only spares an anonymous visitor a page that cannot work.
+  app.get('/', async (c) => {
+    if (isSignedIn !== undefined && !(await isSignedIn(c))) {
+      return c.body(renderSignInPage(loginUrl), 401, HTML_HEADERS);
+    }
+    return c.body(renderInstancesPage(), 200, HTML_HEADERS);
+  });
 
   app.get('/console/:instanceId', async (c) => {
     if (isSignedIn !== undefined && !(await isSignedIn(c))) {

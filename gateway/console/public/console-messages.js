@@ -68,6 +68,17 @@ export function describeClose(code, reason) {
       return say('Disconnected.');
     case 1001:
       return say('The gateway is restarting. Reconnect in a moment.', 'reconnect');
+    case 1002:
+    case 1007:
+      return say('The browser sent data that breaks the WebSocket protocol, so the session was closed. Reload the page, then reconnect.', 'reconnect');
+    case 1009:
+      return say('The browser sent a message larger than the gateway accepts, so the session was closed. Reconnect to continue.', 'reconnect');
+    case 1003:
+      return say('The console sent data the gateway does not relay, so the session was closed. Reconnect to continue.', 'reconnect');
+    case 1008:
+      return say('The gateway refused the connection request as malformed. Reload the page, then reconnect.', 'reconnect');
+    case 1011:
+      return say('The gateway hit an internal error and closed the session. Reconnect in a moment.', 'reconnect');
     case 1006:
       return say('The connection to the gateway was lost or refused. Check your network, then reconnect.', 'reconnect');
     case 4401:
@@ -90,6 +101,8 @@ export function describeClose(code, reason) {
       return say('The session was closed because it was idle for too long. Reconnect to continue.');
     case 4410:
       return say('The session was ended by an administrator or reached its maximum duration.');
+    case 4413:
+      return say('Your connection could not keep up with the screen updates, so the session was closed. Reconnect, ideally on a faster network.');
     case 4502:
       return say('Tencent Cloud could not open the console for this instance. Try again in a moment.');
     case 4503:

@@ -5,13 +5,18 @@
 // The ticket lives only in a local variable of connect(): never in a URL, the DOM, a log line
 // or an error message shown to the user.
 
+import { keySequence } from './console-keys.js';
 import { MAX_AUTO_RETRIES, describeClose, describeTicketError, retryMessage, wsUrlFrom } from './console-messages.js';
 
 const TICKET_TIMEOUT_MS = 15_000;
 const TICKET_PROTOCOL_PREFIX = 'vnc-gateway.ticket.';
+const SCALE_STORAGE_KEY = 'vnc-gateway.scale';
+const SCALE_MODES = ['fit', 'none', 'remote'];
 
 const body = document.body;
 const instanceId = body.dataset.instanceId ?? '';
+// `/console/<id>?region=ap-shanghai` names the instance's region; the gateway validates it.
+const consoleRegion = new URLSearchParams(location.search).get('region') ?? '';
 const loginUrl = safeLoginUrl(body.dataset.loginUrl);
 
 const ui = {
@@ -24,6 +29,11 @@ const ui = {
   disconnect: document.getElementById('disconnect'),
   reconnect: document.getElementById('reconnect'),
   fullscreen: document.getElementById('fullscreen'),
+  keysMenu: document.getElementById('keys-menu'),
+  keyButtons: [...document.querySelectorAll('#keys-menu [data-key]')],
+  clipboardText: document.getElementById('clipboard-text'),
+  clipboardSend: document.getElementById('clipboard-send'),
+  scale: document.getElementById('scale'),
 };
 
 // Loaded in parallel with the first ticket request; a failure is shown, not swallowed.
@@ -51,6 +61,8 @@ function setStatus(state, message) {
   const connected = state === 'connected';
   const active = state === 'connecting' || connected;
   ui.ctrlAltDel.disabled = !connected;
+  for (const button of ui.keyButtons) button.disabled = !connected;
+  ui.clipboardSend.disabled = !connected;
   ui.disconnect.disabled = !active && countdown === null;
   ui.reconnect.disabled = active;
   ui.reconnect.classList.remove('suggested');
@@ -108,7 +120,7 @@ async function requestTicket() {
     method: 'POST',
     credentials: 'same-origin',
     headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-    body: '{}',
+    body: JSON.stringify(consoleRegion ? { region: consoleRegion } : {}),
     cache: 'no-store',
     // An SSO proxy's redirect to the identity provider must not be followed by a POST.
     redirect: 'manual',
@@ -184,7 +196,12 @@ async function connect() {
 
   const rfb = new RFB(ui.screen, attempt.socket, { shared: true });
   attempt.rfb = rfb;
-  rfb.scaleViewport = true;
+  applyScale(rfb, ui.scale.value);
+  rfb.addEventListener('clipboard', (event) => {
+    // Text copied on the remote machine; shown, never interpreted.
+    const text = event.detail?.text;
+    if (current === attempt && typeof text === 'string') ui.clipboardText.value = text;
+  });
   rfb.addEventListener('connect', () => {
     if (current !== attempt) return;
     autoRetries = 0;
@@ -224,6 +241,57 @@ function finish(attempt, code, reason) {
     else showEnding(description);
   }
 }
+
+/**
+ * fit: the remote screen scaled into the window; none: 1:1 with scrollbars; remote: ask the
+ * server to resize its desktop to the window (noVNC does so only when the server supports
+ * ExtendedDesktopSize, otherwise the screen stays as it is, unscaled).
+ */
+function applyScale(rfb, mode) {
+  rfb.scaleViewport = mode === 'fit';
+  rfb.clipViewport = false;
+  rfb.resizeSession = mode === 'remote';
+}
+
+function loadScaleMode() {
+  try {
+    const saved = localStorage.getItem(SCALE_STORAGE_KEY);
+    if (SCALE_MODES.includes(saved)) ui.scale.value = saved;
+  } catch {
+    // Storage disabled: the default (fit) stays.
+  }
+}
+
+ui.scale.addEventListener('change', () => {
+  const mode = SCALE_MODES.includes(ui.scale.value) ? ui.scale.value : 'fit';
+  try {
+    localStorage.setItem(SCALE_STORAGE_KEY, mode);
+  } catch {
+    // Not remembered; still applied.
+  }
+  if (current?.rfb) {
+    applyScale(current.rfb, mode);
+    current.rfb.focus();
+  }
+});
+
+for (const button of ui.keyButtons) {
+  button.addEventListener('click', () => {
+    const rfb = current?.rfb;
+    const sequence = keySequence(button.dataset.key);
+    if (rfb && sequence) for (const [keysym, code, down] of sequence) rfb.sendKey(keysym, code, down);
+    ui.keysMenu.open = false;
+    rfb?.focus();
+  });
+}
+
+ui.clipboardSend.addEventListener('click', () => {
+  const rfb = current?.rfb;
+  if (!rfb) return;
+  rfb.clipboardPasteFrom(ui.clipboardText.value);
+  ui.clipboardSend.textContent = 'Sent';
+  setTimeout(() => (ui.clipboardSend.textContent = 'Send to remote'), 1500);
+});
 
 ui.ctrlAltDel.addEventListener('click', () => {
   current?.rfb?.sendCtrlAltDel();
@@ -267,5 +335,6 @@ ui.passwordForm.addEventListener('submit', (event) => {
   ui.passwordForm.hidden = true;
 });
 
+loadScaleMode();
 if (instanceId) void connect();
 else setStatus('error', 'This page has no instance id.');

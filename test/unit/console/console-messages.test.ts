@@ -96,7 +96,7 @@ describe('describeClose', () => {
     expect(m.describeClose(4999, reason('x', 'Something odd.')).message).toBe(
       'The console connection closed unexpectedly (code 4999). Something odd.',
     );
-    expect(m.describeClose(1011, '').message).toBe('The console connection closed unexpectedly (code 1011).');
+    expect(m.describeClose(1012, '').message).toBe('The console connection closed unexpectedly (code 1012).');
   });
 });
 
@@ -148,6 +148,20 @@ describe('describeTicketError', () => {
   });
 });
 
+describe('every close code the README documents', () => {
+  it('has its own sentence, not the generic fallback', async () => {
+    const readme = await readFile(new URL('../../../README.md', import.meta.url), 'utf8');
+    const section = readme.split('## WebSocket close codes')[1]?.split('\n## ')[0] ?? '';
+    const codes = [...section.matchAll(/^\| (\d{4}) \|/gm)].map((m) => Number(m[1]));
+    // DESIGN.md's idle timeout and the catalogue's 1008/1011 are covered as well.
+    expect(codes.length).toBeGreaterThanOrEqual(12);
+    for (const code of [...codes, 4408, 1008, 1011]) {
+      const { message } = m.describeClose(code, '');
+      expect(message, `close code ${code}`).not.toMatch(/closed unexpectedly/);
+    }
+  });
+});
+
 describe('console.js', () => {
   let source: string;
   beforeAll(async () => {
@@ -162,7 +176,8 @@ describe('console.js', () => {
     expect(source).toContain("method: 'POST'");
     expect(source).toContain("credentials: 'same-origin'");
     expect(source).toContain("'Content-Type': 'application/json'");
-    expect(source).toContain("body: '{}'");
+    // `{}`, or `{"region":…}` when the console URL names one (`?region=`).
+    expect(source).toContain('body: JSON.stringify(consoleRegion ? { region: consoleRegion } : {})');
   });
 
   it('presents the ticket as a subprotocol, never in a URL', () => {
@@ -171,10 +186,16 @@ describe('console.js', () => {
     expect(source).not.toMatch(/[?&]ticket=/);
   });
 
-  it('hands the open socket to noVNC with shared: true and scales the viewport', () => {
+  it('hands the open socket to noVNC with shared: true and the chosen scaling (fit by default)', () => {
     expect(source).toContain("import('./novnc/core/rfb.js')");
     expect(source).toContain('new RFB(ui.screen, attempt.socket, { shared: true })');
-    expect(source).toContain('rfb.scaleViewport = true');
+    expect(source).toContain('applyScale(rfb, ui.scale.value)');
+    expect(source).toContain("rfb.scaleViewport = mode === 'fit'");
+  });
+
+  it('sends clipboard text with noVNC and shows what the remote side copied', () => {
+    expect(source).toContain('rfb.clipboardPasteFrom(ui.clipboardText.value)');
+    expect(source).toMatch(/rfb\.addEventListener\('clipboard'/);
   });
 
   it('writes text to the page only through textContent', () => {

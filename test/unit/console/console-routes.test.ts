@@ -103,6 +103,31 @@ describe('GET /console/:instanceId', () => {
   });
 });
 
+describe('GET / (the instance picker)', () => {
+  const signedIn = (c: { req: { header(name: string): string | undefined } }): Promise<boolean> =>
+    Promise.resolve(c.req.header('Cookie') === 'session=ok');
+
+  it('serves the picker with its script only, the security headers and no caching', async () => {
+    const response = await gateway({ isSignedIn: signedIn }).request('/', { headers: { Cookie: 'session=ok' } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('Cache-Control')).toBe('no-cache');
+    expectSecurityHeaders(response);
+    const html = await response.text();
+    expect(scripts(html).map((s) => s.attributes)).toEqual([' type="module" src="/assets/instances.js"']);
+    expect(html).toContain('id="open-by-id"');
+    expectNoInlineCode(html);
+  });
+
+  it('answers 401 "Sign in required" with no script when not signed in', async () => {
+    const response = await gateway({ loginUrl: LOGIN_URL, isSignedIn: signedIn }).request('/');
+    expect(response.status).toBe(401);
+    expectSecurityHeaders(response);
+    const html = await response.text();
+    expect(html).toContain('Sign in required');
+    expect(scripts(html)).toEqual([]);
+  });
+});
+
 describe('GET /console/:instanceId when not signed in', () => {
   const signedIn = (c: { req: { header(name: string): string | undefined } }): Promise<boolean> =>
     Promise.resolve(c.req.header('Cookie') === 'session=ok');
@@ -164,6 +189,8 @@ describe('console assets', () => {
   it.each([
     ['/assets/console.js', 'text/javascript; charset=utf-8'],
     ['/assets/console-messages.js', 'text/javascript; charset=utf-8'],
+    ['/assets/console-keys.js', 'text/javascript; charset=utf-8'],
+    ['/assets/instances.js', 'text/javascript; charset=utf-8'],
     ['/assets/console.css', 'text/css; charset=utf-8'],
   ])('serves %s as %s', async (url, contentType) => {
     const response = await app.request(url);
