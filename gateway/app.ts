@@ -1,7 +1,6 @@
 // The gateway's HTTP routes (Hono): the ticket API, health and readiness, and the console.
 // The WebSocket path is handled before Hono, in upgrade.ts.
 
-import { randomUUID } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { HttpBindings } from '@hono/node-server';
@@ -9,14 +8,21 @@ import type { Identity } from '../auth/identity.js';
 import { decide, type Policy } from '../auth/policy.js';
 import type { TicketService } from '../auth/tickets.js';
 import type { AuditLog } from './audit/audit-log.js';
+import type { AuditReader } from './audit/audit-reader.js';
+import { createAuditRoutes } from './audit/audit-routes.js';
+import type { AuthFailureGuard } from './auth-failure-guard.js';
 import type { Actor } from './audit/audit-events.js';
 import type { ClientIpResolver } from './client-ip.js';
 import { createConsoleRoutes } from './console/console-routes.js';
 import { createSecurityHeaders } from './console/security-headers.js';
 import { GatewayError, isGatewayError } from './errors.js';
+import type { InstanceLister } from './instances/instance-list.js';
+import { createInstanceRoutes } from './instances/instance-routes.js';
 import type { Logger } from './logger.js';
 import type { RequestAuthenticator } from './request-auth.js';
+import { createRequestLog } from './request-log.js';
 import { isInstanceId } from './tencent/products.js';
+import { isRegionName } from './tencent/regions.js';
 
 export interface ReadinessCheck {
   name: string;
@@ -27,14 +33,24 @@ export interface AppDeps {
   auth: RequestAuthenticator;
   tickets: TicketService;
   policy: () => Policy;
+  /** Per-IP brake on failed authentications; absent = none (unit tests). */
+  authFailures?: AuthFailureGuard;
   audit: AuditLog;
   logger: Logger;
   clientIp: ClientIpResolver;
   readiness: readonly ReadinessCheck[];
   isDraining: () => boolean;
   loginUrl?: string;
+  /** The instance picker's list (GET /api/v1/instances); absent = route not mounted. */
+  instances?: InstanceLister;
   /** Extra routes mounted first (the demo sign-in). */
   extraRoutes?: Hono<{ Bindings: HttpBindings }>;
+  /** Prometheus exposition for GET /metrics (gateway/metrics.ts); absent = no route. */
+  metrics?: { contentType: string; render(): Promise<string> };
+  /** Where GET /api/v1/audit reads (gateway/audit/audit-routes.ts); undefined = 404 with a hint. */
+  auditReader?: AuditReader | undefined;
+  /** GET/DELETE /api/v1/sessions (sessions/session-routes.ts). */
+  sessionRoutes?: Hono<{ Bindings: HttpBindings }>;
 }
 
 type Env = { Bindings: HttpBindings; Variables: { requestId: string } };
@@ -43,15 +59,14 @@ const MAX_TICKET_BODY_BYTES = 1024;
 
 export function createApp(deps: AppDeps): Hono<Env> {
   const app = new Hono<Env>();
-  app.use('*', async (c, next) => {
-    c.set('requestId', randomUUID());
-    await next();
-  });
+  app.use('*', createRequestLog({ logger: deps.logger }));
   app.use('*', createSecurityHeaders());
 
   const clientIpOf = (c: Context<Env>): string => deps.clientIp(c.env.incoming.socket.remoteAddress, c.req.header('x-forwarded-for'));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  const metrics = deps.metrics;
+  if (metrics) app.get('/metrics', async (c) => c.body(await metrics.render(), 200, { 'Content-Type': metrics.contentType, 'Cache-Control': 'no-store' }));
   app.get('/readyz', async (c) => {
     const results: Record<string, boolean> = { notDraining: !deps.isDraining() };
     for (const { name, check } of deps.readiness) {
@@ -80,7 +95,16 @@ export function createApp(deps: AppDeps): Hono<Env> {
     const base = () => ({ actor, instanceId, clientIp, gatewayRequestId });
     try {
       if (!isInstanceId(instanceId)) throw new GatewayError('instance_id_invalid');
-      await readSmallJsonBody(c);
+      try {
+        deps.authFailures?.check(clientIp);
+      } catch (error) {
+        if (isGatewayError(error)) deps.audit.record({ type: 'ratelimit.exceeded', ...base(), scope: 'auth', retryAfter: error.retryAfterSeconds ?? 1 });
+        throw error;
+      }
+      const body = await readSmallJsonBody(c);
+      // `{"region":"ap-shanghai"}` (the console passes its `?region=`): checked strictly, since it ends up in a signed header.
+      if (body.region !== undefined && !isRegionName(body.region)) throw new GatewayError('bad_request', { message: 'region is not a region name like ap-guangzhou.' });
+      const region = body.region as string | undefined;
       const token = deps.auth.findToken((name) => c.req.header(name));
       if (token === undefined) {
         deps.audit.record({ type: 'auth.failed', ...base(), code: 'auth_required', source: 'none' });
@@ -93,6 +117,12 @@ export function createApp(deps: AppDeps): Hono<Env> {
         identity = await deps.auth.verify(token);
       } catch (error) {
         if (isGatewayError(error)) deps.audit.record({ type: 'auth.failed', ...base(), code: error.code, source: token.source });
+        // Past the per-IP threshold the answer is 429, so a guesser learns nothing more.
+        const limited = isGatewayError(error) && error.code === 'auth_invalid' ? await deps.authFailures?.recordFailure(clientIp) : undefined;
+        if (limited !== undefined) {
+          deps.audit.record({ type: 'ratelimit.exceeded', ...base(), scope: 'auth', retryAfter: limited.retryAfterSeconds ?? 1 });
+          throw limited;
+        }
         throw error;
       }
       actor = identity.email ? { sub: identity.sub, email: identity.email } : { sub: identity.sub };
@@ -101,6 +131,8 @@ export function createApp(deps: AppDeps): Hono<Env> {
       if (decision.role === 'viewer') {
         throw new GatewayError('access_denied', { message: 'View-only access is not available yet; ask for operator access to this instance.' });
       }
+      // No ticket while the trail cannot be written (AUDIT_ON_FAILURE).
+      deps.audit.ensureWritable();
       const { ticket, expiresAt } = await deps.tickets.issue({
         sub: identity.sub,
         ...(identity.email ? { email: identity.email } : {}),
@@ -109,6 +141,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
         role: decision.role,
         ...(decision.maxSessionSeconds === undefined ? {} : { maxSessionSeconds: decision.maxSessionSeconds }),
         tokenExpiresAt: identity.expiresAt,
+        ...(region === undefined ? {} : { region }),
       });
       const expiresAtIso = new Date(expiresAt).toISOString();
       deps.audit.record({ type: 'ticket.issued', ...base(), role: decision.role, expiresAt: expiresAtIso });
@@ -122,8 +155,18 @@ export function createApp(deps: AppDeps): Hono<Env> {
     }
   });
 
+  if (deps.instances) app.route('/', createInstanceRoutes({ auth: deps.auth, policy: deps.policy, lister: deps.instances }));
+  app.route('/', createAuditRoutes({ auth: deps.auth, policy: deps.policy, reader: deps.auditReader, logger: deps.logger }));
+  if (deps.sessionRoutes) app.route('/', deps.sessionRoutes);
   if (deps.extraRoutes) app.route('/', deps.extraRoutes);
-  app.route('/', createConsoleRoutes({ ...(deps.loginUrl ? { loginUrl: deps.loginUrl } : {}) }));
+  // The pages need a valid JWT from any configured source; an anonymous visitor gets the
+  // 401 sign-in page and no console script at all.
+  const isSignedIn = async (c: Context): Promise<boolean> => {
+    const token = deps.auth.findToken((name) => c.req.header(name));
+    if (token === undefined) return false;
+    return deps.auth.verify(token).then(() => true, () => false);
+  };
+  app.route('/', createConsoleRoutes({ ...(deps.loginUrl ? { loginUrl: deps.loginUrl } : {}), isSignedIn }));
 
   app.notFound((c) => c.json(new GatewayError('not_found').toBody(), 404));
   app.onError((error, c) => {

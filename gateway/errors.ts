@@ -25,6 +25,11 @@ export const ERROR_CATALOGUE = {
   upstream_failed: { httpStatus: 502, closeCode: 4502, message: 'The console connection to the instance failed.' },
   upstream_timeout: { httpStatus: 504, closeCode: 4504, message: 'The instance console did not answer in time.' },
   state_unavailable: { httpStatus: 503, closeCode: 4503, message: 'The gateway cannot enforce its limits or audit right now; try again later.' },
+  session_terminated: { httpStatus: 410, closeCode: 4410, message: 'An administrator ended this session.' },
+  audit_unavailable: { httpStatus: 503, closeCode: 4503, message: 'The gateway cannot write its audit trail right now; try again later.' },
+  idle_timeout: { httpStatus: 408, closeCode: 4408, message: 'The session was idle too long; reconnect to continue.' },
+  max_duration: { httpStatus: 410, closeCode: 4410, message: 'The session reached its maximum duration; reconnect to continue.' },
+  slow_consumer: { httpStatus: 413, closeCode: 4413, message: 'The connection could not keep up with the screen updates.' },
   shutting_down: { httpStatus: 503, closeCode: 1001, message: 'The gateway is restarting; reconnect in a moment.' },
   bad_request: { httpStatus: 400, closeCode: 1008, message: 'The request is malformed.' },
   not_found: { httpStatus: 404, closeCode: 1008, message: 'Not found.' },
@@ -91,7 +96,9 @@ export function closeReason(code: string, message: string, retryAfterSeconds?: n
   const build = (msg: string): string =>
     JSON.stringify({ code, message: msg, ...(retryAfterSeconds === undefined ? {} : { retryAfter: retryAfterSeconds }) });
   let text = build(message);
-  for (let keep = message.length - 1; Buffer.byteLength(text) > 123 && keep >= 0; keep--) {
+  // Every UTF-16 unit is at least one byte, so no prefix longer than 123 units can fit: start
+  // there, or a long message would cost one JSON.stringify per character (quadratic).
+  for (let keep = Math.min(message.length - 1, 123); Buffer.byteLength(text) > 123 && keep >= 0; keep--) {
     text = build(`${message.slice(0, keep).trimEnd()}…`);
   }
   return text;

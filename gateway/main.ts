@@ -1,5 +1,5 @@
 // The gateway process: the only reader of process.env. Reads and validates the configuration,
-// starts the gateway, and drains it on SIGTERM/SIGINT.
+// starts the gateway, drains it on SIGTERM/SIGINT and reloads the policy on SIGHUP.
 
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
@@ -36,6 +36,10 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // SIGHUP: re-read POLICY_FILE (live sessions stay; a broken file keeps the last good policy).
+  process.on('SIGHUP', () => void gateway.reloadPolicy());
+  // SIGHUP also reopens AUDIT_FILE, so logrotate can move it away (the chain continues).
+  process.on('SIGHUP', () => void gateway.audit.reopen().catch((error: unknown) => logger.error({ err: error }, 'audit reopen failed')));
 }
 
 main().catch((error: unknown) => {

@@ -7,32 +7,39 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { createAdaptorServer, type HttpBindings } from '@hono/node-server';
 import type { Hono } from 'hono';
-import type { Redis } from 'ioredis';
 import { createJwtVerifier } from '../auth/jwt-verifier.js';
-import { createMemoryTicketStore } from '../auth/memory-ticket-store.js';
 import { createOriginCheck } from '../auth/origin.js';
-import { loadPolicyFile, type Policy } from '../auth/policy.js';
+import type { Policy } from '../auth/policy.js';
 import { createTicketService } from '../auth/tickets.js';
 import { createApp, type ReadinessCheck } from './app.js';
-import { createAuditLog, createStdoutSink, type AuditSink } from './audit/audit-log.js';
+import type { AuditLog, AuditSink } from './audit/audit-log.js';
+import { createGatewayAudit } from './audit/audit-setup.js';
+import { createAuthFailureGuard } from './auth-failure-guard.js';
 import { createClientIpResolver } from './client-ip.js';
 import type { GatewayConfig } from './config.js';
 import { closeReason } from './errors.js';
-import { createApiBudget } from './limits/api-budget.js';
 import { createInstanceConnectBudget } from './limits/instance-connect-budget.js';
-import { createMemoryLimiter } from './limits/memory-limiter.js';
-import { createRedisLimiter } from './limits/redis-limiter.js';
+import type { SlidingWindowLimiter } from './limits/limiter.js';
+import { createInstanceLister } from './instances/instance-list.js';
 import { createLogger, type Logger } from './logger.js';
+import { createGatewayMetrics } from './metrics.js';
+import { createPolicySource, createStaticPolicySource, type PolicyReloadResult } from './policy-source.js';
 import { connectUpstream } from './relay/upstream-connect.js';
+import { createSetupTracker, drainSessions } from './relay/drain-sessions.js';
+import { createEgress } from './egress/egress.js';
 import type { RelayOptions } from './relay/relay-session.js';
 import { createRequestAuthenticator } from './request-auth.js';
 import { createSessionRegistry, type SessionRegistry } from './sessions/session-registry.js';
-import { createRedisClient, redisHealth } from './state/redis-client.js';
-import { createRedisTicketStore } from './state/redis-ticket-store.js';
-import { createTencentClient } from './tencent/client.js';
-import { createStaticCredentialProvider } from './tencent/credentials.js';
+import { createFleetRuntime } from './sessions/fleet-runtime.js';
+import type { FleetSessions } from './sessions/fleet-sessions.js';
+import { createSessionRoutes } from './sessions/session-routes.js';
+import { createSharedState } from './state/shared-state.js';
+import { redisHealth, type RedisConnection } from './state/redis-client.js';
+import { createTencentAccounts, tencentAccountOptions } from './tencent/accounts.js';
 import { createHttpTransport } from './tencent/http-transport.js';
-import { createHostAllowlist, describeInstanceVncUrl } from './tencent/vnc-url.js';
+import { createRegionResolver } from './tencent/regions.js';
+import { createHostAllowlist } from './tencent/vnc-url.js';
+import { createVncUrlService } from './tencent/vnc-url-service.js';
 import { createUpgradeHandler } from './upgrade.js';
 
 export interface GatewayOverrides {
@@ -45,6 +52,10 @@ export interface GatewayOverrides {
   /** Routes mounted before the console (the demo sign-in). */
   extraRoutes?: Hono<{ Bindings: HttpBindings }>;
   relay?: RelayOptions;
+  /** Replaces the budgets' limiter (the bench's scale phase admits everything). */
+  limiter?: SlidingWindowLimiter;
+  /** Called for each CONNECT tunnel opened through HTTPS_PROXY (tests). */
+  onProxyTunnel?: (authority: string) => void;
 }
 
 export interface RunningGateway {
@@ -53,14 +64,36 @@ export interface RunningGateway {
   port: number;
   server: Server;
   sessions: SessionRegistry;
-  redis: Redis | undefined;
-  /** Stops new sessions, closes live ones with 1001 and the server; resolves when all ended. */
-  close(): Promise<void>;
+  redis: RedisConnection | undefined;
+  /** This replica's view of the fleet's live sessions (list, terminate). */
+  fleet: FleetSessions;
+  /** The audit trail; main.ts calls `audit.reopen()` on SIGHUP (log rotation). */
+  audit: AuditLog;
+  /** Reads POLICY_FILE again (SIGHUP); live sessions are untouched, a broken file is refused. */
+  reloadPolicy(): Promise<PolicyReloadResult>;
+  /**
+   * Stops new sessions (upgrades 503, /readyz 503), lets live ones run for `graceMs`
+   * (default SHUTDOWN_GRACE_S), closes the rest with 1001, then the server; resolves when all ended.
+   */
+  close(options?: { graceMs?: number }): Promise<void>;
+}
+
+/** The relay's lifecycle settings from the configuration (tests may override any of them). */
+function relayOptions(config: GatewayConfig): RelayOptions {
+  return {
+    pingIntervalMs: config.relay.keepaliveIntervalSeconds * 1000,
+    idleTimeoutMs: config.relay.idleTimeoutSeconds * 1000,
+    maxDurationMs: config.relay.maxSessionSeconds * 1000,
+    slowConsumerBytes: config.relay.slowConsumerBytes,
+    slowConsumerMs: config.relay.slowConsumerSeconds * 1000,
+  };
 }
 
 export async function startGateway(config: GatewayConfig, overrides: GatewayOverrides = {}): Promise<RunningGateway> {
   const logger = overrides.logger ?? createLogger({ level: config.logLevel });
-  const policy = overrides.policy ?? (await loadPolicyFile(config.policyFile));
+  // Reloaded on change and on SIGHUP; a broken file keeps the last good policy.
+  const policySource = overrides.policy ? createStaticPolicySource(overrides.policy) : await createPolicySource({ file: config.policyFile, logger });
+  const policy = (): Policy => policySource.current();
   const verifier = createJwtVerifier({
     ...(config.auth.jwksUrl ? { jwksUrl: config.auth.jwksUrl } : { staticKeys: readFileSync(config.auth.publicKeyFile ?? '', 'utf8') }),
     issuer: config.auth.issuer,
@@ -68,43 +101,42 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
     algorithms: config.auth.algorithms,
     groupsClaim: config.auth.groupsClaim,
     clockToleranceSeconds: config.auth.clockToleranceSeconds,
+    jwksCacheMaxAgeMs: config.auth.jwksCacheSeconds * 1000,
+    // An unknown kid refetches at most this often; never less often than the cache expires.
+    jwksCooldownMs: Math.min(30_000, config.auth.jwksCacheSeconds * 1000),
   });
 
-  let redis: Redis | undefined;
   const readiness: ReadinessCheck[] = [{ name: 'signingKeys', check: () => verifier.keysReady() }];
-  let ticketStore;
-  let limiter;
-  if (config.redisUrl) {
-    redis = createRedisClient(config.redisUrl, {
-      name: 'vnc-gateway',
-      logger: (event, detail) => logger.info({ ...detail, event }, 'redis connection state'),
-    });
-    ticketStore = createRedisTicketStore({ redis, keyPrefix: `${config.keyPrefix}ticket:` });
-    limiter = createRedisLimiter({ redis, keyPrefix: `${config.keyPrefix}limit:` });
-    const client = redis;
-    readiness.push({ name: 'redis', check: () => redisHealth(client) === 'ready' });
-  } else {
-    logger.warn('REDIS_URL is not set: tickets and limits live in this process only. Run ONE replica like this; several replicas would each spend Tencent\'s budgets.');
-    ticketStore = createMemoryTicketStore();
-    limiter = createMemoryLimiter();
-  }
+  // Redis (standalone, Sentinel, Cluster) or memory, and LIMITS_ON_REDIS_FAILURE (state/shared-state.ts).
+  const sharedState = createSharedState(config, logger);
+  const { redis, ticketStore } = sharedState;
+  const limiter = overrides.limiter ?? sharedState.limiter;
+  readiness.push(...sharedState.readiness);
   const tickets = createTicketService({ store: ticketStore, ttlSeconds: config.ticketTtlSeconds });
-  const connectBudget = createInstanceConnectBudget({ limiter, connectsPerMinute: config.instanceConnectsPerMinute });
-  const apiBudget = createApiBudget({ limiter, requestsPerSecond: config.apiRequestsPerSecond });
-
-  const tencent = createTencentClient({
-    credentials: createStaticCredentialProvider({
-      secretId: config.tencent.secretId,
-      secretKey: config.tencent.secretKey,
-      ...(config.tencent.sessionToken ? { token: config.tencent.sessionToken } : {}),
-    }),
-    transport: createHttpTransport(overrides.ca ? { ca: overrides.ca } : {}),
-    region: config.tencent.region,
-    endpoints: { lighthouse: config.tencent.lighthouseEndpoint, cvm: config.tencent.cvmEndpoint },
-    timeoutMs: config.tencent.apiTimeoutMs,
+  const authFailures = createAuthFailureGuard({
+    limiter,
+    failuresPerMinute: config.auth.failuresPerMinute,
+    onStoreError: (error) => logger.warn({ err: error }, 'could not count a failed authentication'),
   });
+  const connectBudget = createInstanceConnectBudget({ limiter, connectsPerMinute: config.instanceConnectsPerMinute });
+
+  const metrics = createGatewayMetrics({
+    liveSessions: () => sessions.size,
+    readiness,
+    isDraining: () => draining,
+    ...(redis ? { redisUp: () => redis !== undefined && redisHealth(redis) === 'ready' } : {}),
+  });
+  // HTTPS_PROXY / NO_PROXY for API calls and upstream sockets (gateway/egress/).
+  const egress = createEgress({ ...config.egress, ...(overrides.onProxyTunnel ? { onTunnel: overrides.onProxyTunnel } : {}) });
+  // Credentials are resolved here, once: no source found is a start-up error (tencent/accounts.ts).
+  const tencentAccounts = await createTencentAccounts({ ...tencentAccountOptions(config), transport: createHttpTransport({ ...(overrides.ca ? { ca: overrides.ca } : {}), agentFor: egress.apiAgent }), limiter, logger, wrapClient: (client) => metrics.instrumentTencent(client) });
+  const tencent = tencentAccounts.primary.client;
   const allowHost = createHostAllowlist(config.upstreamHosts);
-  const audit = createAuditLog({ sink: overrides.auditSink ?? createStdoutSink() });
+  const vncUrls = createVncUrlService({ accounts: tencentAccounts, regions: createRegionResolver(config.tencent.instanceRegions), allowHost, connectDeadlineMs: config.tencent.connectDeadlineMs, logger });
+  // Sinks, query reader and readiness checks (AUDIT_STDOUT, AUDIT_FILE, AUDIT_REDIS_STREAM).
+  const gatewayAudit = await createGatewayAudit({ config: config.audit, redis, logger, ...(overrides.auditSink ? { lineSink: overrides.auditSink } : {}) });
+  readiness.push(...gatewayAudit.readiness);
+  const audit = metrics.observeAudit(gatewayAudit.log);
   const auth = createRequestAuthenticator({
     verifier,
     originAllowed: config.allowedOrigins.length > 0 ? createOriginCheck(config.allowedOrigins) : undefined,
@@ -113,35 +145,52 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
   });
   const clientIp = createClientIpResolver(config.trustProxy);
   const sessions = createSessionRegistry();
+  const fleet = createFleetRuntime({ config, state: sharedState, registry: sessions, limiter, connectBudget, audit, logger });
   let draining = false;
   const isDraining = (): boolean => draining;
+  const setups = createSetupTracker();
 
   const onUpgrade = createUpgradeHandler({
     auth,
     tickets,
-    policy: () => policy,
+    policy,
+    authFailures,
+    endSessionAtExpiry: config.auth.endSessionAtExpiry,
     connectBudget,
-    apiBudget,
-    vncUrl: (instanceId) => describeInstanceVncUrl(tencent, instanceId, allowHost),
+    admission: fleet.admission,
+    vncUrl: (instanceId, request) => vncUrls(instanceId, request),
     connectUpstream: (url, protocols) =>
-      connectUpstream(url, { protocols, timeoutMs: config.upstreamConnectTimeoutMs, ...(overrides.ca ? { ca: overrides.ca } : {}) }),
+      connectUpstream(url, {
+        protocols,
+        timeoutMs: config.upstreamConnectTimeoutMs,
+        maxPayloadBytes: config.relay.maxUpstreamFrameBytes,
+        ...(overrides.ca ? { ca: overrides.ca } : {}),
+        ...(egress.upstreamAgent(url) ? { agent: egress.upstreamAgent(url) } : {}),
+      }),
     audit,
     logger,
     sessions,
     clientIp,
     isDraining,
-    ...(overrides.relay ? { relay: overrides.relay } : {}),
+    relay: { ...relayOptions(config), ...overrides.relay },
+    maxClientPayloadBytes: config.relay.maxClientFrameBytes,
+    setups,
   });
   const app = createApp({
     auth,
     tickets,
-    policy: () => policy,
+    policy,
+    authFailures,
     audit,
     logger,
     clientIp,
     readiness,
     isDraining,
+    metrics,
+    auditReader: gatewayAudit.reader,
+    sessionRoutes: createSessionRoutes({ auth, policy, sessions: fleet.sessions, clientIp, logger }),
     ...(config.auth.loginUrl ? { loginUrl: config.auth.loginUrl } : {}),
+    instances: createInstanceLister({ tencent, regions: config.instanceListRegions, logger }),
     ...(overrides.extraRoutes ? { extraRoutes: overrides.extraRoutes } : {}),
   });
 
@@ -159,7 +208,7 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
   });
   const port = (server.address() as AddressInfo).port;
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-  logger.info({ port, host: config.host, keySource: verifier.keySource, state: redis ? 'redis' : 'memory', rules: policy.rules.length }, 'gateway listening');
+  logger.info({ port, host: config.host, keySource: verifier.keySource, state: redis ? 'redis' : 'memory', rules: policy().rules.length }, 'gateway listening');
 
   return {
     url: `http://${shownHost}:${port}`,
@@ -167,19 +216,24 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
     server,
     sessions,
     redis,
-    async close() {
+    fleet: fleet.sessions,
+    audit,
+    reloadPolicy: () => policySource.reload('SIGHUP'),
+    async close(options: { graceMs?: number } = {}) {
       draining = true;
-      const ending = sessions.list().map((session) => {
-        session.relay.close(1001, closeReason('shutting_down', 'The gateway is restarting; reconnect in a moment.'), 'gateway', 'shutdown');
-        return session.relay.done;
-      });
-      await Promise.all(ending);
+      policySource.close();
+      // Upgrades are refused and /readyz says 503 from here; sessions get SHUTDOWN_GRACE_S, then 1001.
+      const drained = await drainSessions(sessions, { setups, graceMs: options.graceMs ?? config.shutdownGraceSeconds * 1000 });
+      logger.info(drained, 'sessions drained');
       // Let the upgrade handler write the session.ended records that follow relay.done.
       await new Promise((resolve) => setImmediate(resolve));
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      // Every record, the session.ended ones above included, is on disk / in the stream before close resolves.
+      await audit.close();
+      await fleet.close();
       if (redis) await redis.quit().catch(() => redis?.disconnect());
     },
   };

@@ -12,15 +12,19 @@ import { decide, type Policy } from '../auth/policy.js';
 import type { TicketService } from '../auth/tickets.js';
 import type { AuditLog } from './audit/audit-log.js';
 import type { Actor } from './audit/audit-events.js';
+import type { AuthFailureGuard } from './auth-failure-guard.js';
 import type { ClientIpResolver } from './client-ip.js';
 import { GatewayError, closeReason, isGatewayError } from './errors.js';
-import type { ApiBudget } from './limits/api-budget.js';
 import type { InstanceConnectBudget } from './limits/instance-connect-budget.js';
+import { limitScopeOf, type SessionAdmission } from './limits/session-admission.js';
+import type { SessionLease } from './sessions/fleet-sessions.js';
 import type { Logger } from './logger.js';
 import { RelaySession, type RelayOptions } from './relay/relay-session.js';
+import type { SetupTracker } from './relay/drain-sessions.js';
 import type { RequestAuthenticator, CredentialSource } from './request-auth.js';
 import type { SessionRegistry } from './sessions/session-registry.js';
 import { isInstanceId } from './tencent/products.js';
+import { isRegionName } from './tencent/regions.js';
 import type { VncUrl } from './tencent/vnc-url.js';
 
 export const TICKET_PROTOCOL_PREFIX = 'vnc-gateway.ticket.';
@@ -32,10 +36,19 @@ export interface UpgradeDeps {
   auth: RequestAuthenticator;
   tickets: TicketService;
   policy: () => Policy;
+  /** Per-IP brake on failed authentications; absent = none. */
+  authFailures?: AuthFailureGuard;
+  /** AUTH_END_SESSION_AT_EXPIRY: end the session (4401) when the token that opened it expires. */
+  endSessionAtExpiry?: boolean;
   connectBudget: InstanceConnectBudget;
-  apiBudget: ApiBudget;
-  /** DescribeInstanceVncUrl for this instance, pinned to the upstream allowlist. */
-  vncUrl: (instanceId: string) => Promise<VncUrl>;
+  /** Concurrency leases, user starts and the instance budget (limits/session-admission.ts); absent = connectBudget alone. */
+  admission?: SessionAdmission;
+  /**
+   * DescribeInstanceVncUrl for this instance, pinned to the upstream allowlist: picks the
+   * account and region, spends the account's API budget per attempt and retries transient
+   * errors (tencent/vnc-url-service.ts). `stillWanted` turns false when the client has left.
+   */
+  vncUrl: (instanceId: string, request: { region?: string; stillWanted: () => boolean }) => Promise<VncUrl>;
   /** Opens the upstream socket (paused) offering these subprotocols. */
   connectUpstream: (url: URL, protocols: readonly string[]) => Promise<WebSocket>;
   audit: AuditLog;
@@ -43,6 +56,8 @@ export interface UpgradeDeps {
   sessions: SessionRegistry;
   clientIp: ClientIpResolver;
   isDraining: () => boolean;
+  /** Counts sessions between accept and relaying, so a shutdown drain waits for them. */
+  setups?: SetupTracker;
   relay?: RelayOptions;
   /** Largest frame a client may send (RFB input messages are tiny). */
   maxClientPayloadBytes?: number;
@@ -52,6 +67,12 @@ interface Authorized {
   identity: Pick<Identity, 'sub' | 'email'>;
   role: Role;
   maxSessionSeconds: number | undefined;
+  /** The rule's maxConcurrentSessions for the instance (1 = exclusive). */
+  maxConcurrentSessions?: number;
+  /** `exp` of the JWT behind the session (through the ticket), seconds since the epoch. */
+  tokenExpiresAt: number;
+  /** The region asked for: the ticket's (console `?region=`), or `?region=` on a JWT upgrade. */
+  region?: string;
 }
 
 interface UpgradeContext {
@@ -59,6 +80,10 @@ interface UpgradeContext {
   instanceId: string;
   clientIp: string;
   actor: Actor | null;
+  /** When the upgrade request arrived (ms), for the session's setup time. */
+  upgradeAt: number;
+  /** The session's concurrency lease, from admission until the session ends. */
+  lease?: SessionLease;
 }
 
 /** Returns the `upgrade` listener for the HTTP server. */
@@ -118,11 +143,14 @@ export function createUpgradeHandler(deps: UpgradeDeps): (req: IncomingMessage, 
       instanceId,
       clientIp: deps.clientIp(req.socket.remoteAddress, headerValue(req, 'x-forwarded-for')),
       actor: null,
+      upgradeAt: Date.now(),
     };
     const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim()).filter((p) => p !== '');
     const ticketEntries = offered.filter((p) => p.startsWith(TICKET_PROTOCOL_PREFIX));
     const otherProtocols = offered.filter((p) => !p.startsWith(TICKET_PROTOCOL_PREFIX));
     const queryTicket = url.searchParams.get('ticket') ?? undefined;
+    const queryRegion = url.searchParams.get('region') ?? undefined;
+    if (queryRegion !== undefined && !isRegionName(queryRegion)) return refuseHttp(socket, 400, 'bad_request', 'region is not a region name like ap-guangzhou.');
     const ticket = ticketEntries[0]?.slice(TICKET_PROTOCOL_PREFIX.length) ?? queryTicket;
     const jwt = ticket === undefined ? deps.auth.findToken((name) => headerValue(req, name)) : undefined;
     const source: CredentialSource | 'none' = ticket !== undefined ? 'ticket' : (jwt?.source ?? 'none');
@@ -134,6 +162,14 @@ export function createUpgradeHandler(deps: UpgradeDeps): (req: IncomingMessage, 
       // The gateway never selects the ticket entry, and a client that offered protocols fails
       // the handshake when none is selected: say so instead of letting it fail obscurely.
       return refuseHttp(socket, 400, 'bad_request', "Offer the 'binary' subprotocol alongside the ticket.");
+    }
+    try {
+      // An address past AUTH_FAILURES_PER_MINUTE is refused before any verification work.
+      deps.authFailures?.check(ctx.clientIp);
+    } catch (error) {
+      const refusal = error as GatewayError;
+      deny(ctx, refusal, 'upgrade', { scope: 'auth' });
+      return acceptAndClose(req, socket, head, refusal);
     }
     if (source === 'none') {
       audit(ctx, { type: 'auth.failed', code: 'auth_required', source: 'none' });
@@ -151,29 +187,54 @@ export function createUpgradeHandler(deps: UpgradeDeps): (req: IncomingMessage, 
       let authorized: Authorized;
       try {
         authorized = await authorize(ticket, jwt === undefined ? undefined : { token: jwt.token, source: jwt.source }, instanceId);
+        // A ticket's region was checked when it was issued and wins over the query.
+        if (authorized.region === undefined && queryRegion !== undefined) authorized.region = queryRegion;
         ctx.actor = actorOf(authorized.identity);
-        await deps.connectBudget.take(instanceId);
+        // A session the trail cannot record is refused (4503) unless AUDIT_ON_FAILURE=continue.
+        deps.audit.ensureWritable();
+        if (deps.admission) {
+          const { sub, email } = authorized.identity;
+          ctx.lease = await deps.admission.admit({ sub, ...(email ? { email } : {}), instanceId, clientIp: ctx.clientIp, ...(authorized.maxConcurrentSessions === undefined ? {} : { maxInstanceSessions: authorized.maxConcurrentSessions }) });
+        } else await deps.connectBudget.take(instanceId);
       } catch (error) {
         const refusal = asGatewayError(error, deps.logger);
-        deny(ctx, refusal, 'upgrade', { source, scope: 'instance' });
+        const limited = refusal.code === 'auth_invalid' || refusal.code === 'ticket_invalid' ? await deps.authFailures?.recordFailure(ctx.clientIp) : undefined;
+        if (limited !== undefined) {
+          // Past the per-IP threshold the answer is 4429, so a guesser learns nothing more.
+          audit(ctx, { type: 'auth.failed', code: refusal.code, source });
+          deny(ctx, limited, 'upgrade', { source, scope: 'auth' });
+          return acceptAndClose(req, socket, head, limited);
+        }
+        deny(ctx, refusal, 'upgrade', { source, scope: limitScopeOf(error) ?? 'instance' });
         return acceptAndClose(req, socket, head, refusal);
       }
-      if (deps.isDraining()) return acceptAndClose(req, socket, head, new GatewayError('shutting_down'));
+      if (deps.isDraining()) {
+        ctx.lease?.release();
+        return acceptAndClose(req, socket, head, new GatewayError('shutting_down'));
+      }
       wss.handleUpgrade(req, socket, head, (client) => {
-        void runSession(client, ctx, authorized, otherProtocols);
+        // A shutdown waits for sessions in setup as well as live ones.
+        const setup = deps.setups?.begin();
+        void runSession(client, ctx, authorized, otherProtocols, setup).finally(() => setup?.end());
       });
     })();
   };
 
   async function authorize(ticket: string | undefined, jwt: { token: string; source: 'bearer' | 'header' | 'cookie' } | undefined, instanceId: string): Promise<Authorized> {
     let identity: Identity;
+    let region: string | undefined;
     if (ticket !== undefined) {
       const claims = await deps.tickets.redeem(ticket, instanceId);
+      region = claims.region;
       identity = { sub: claims.sub, groups: claims.groups, expiresAt: claims.tokenExpiresAt, ...(claims.email ? { email: claims.email } : {}) };
     } else if (jwt !== undefined) {
       identity = await deps.auth.verify(jwt);
     } else {
       throw new GatewayError('auth_required');
+    }
+    if (deps.endSessionAtExpiry === true && identity.expiresAt * 1000 <= Date.now()) {
+      // Within the clock tolerance a just-expired token still verifies; such a session would end at once.
+      throw new GatewayError('auth_invalid', { cause: new Error('the token behind this session has expired') });
     }
     // The policy is decided again at upgrade time: a rule removed since the ticket was issued wins.
     const decision = decide(deps.policy(), identity, instanceId);
@@ -182,7 +243,7 @@ export function createUpgradeHandler(deps: UpgradeDeps): (req: IncomingMessage, 
       // View-only sessions need input filtering in the relay; until then, refuse rather than give control.
       throw new GatewayError('access_denied', { message: 'View-only access is not available yet; ask for operator access to this instance.' });
     }
-    return { identity, role: decision.role, maxSessionSeconds: decision.maxSessionSeconds };
+    return { identity, role: decision.role, maxSessionSeconds: decision.maxSessionSeconds, ...(decision.maxConcurrentSessions === undefined ? {} : { maxConcurrentSessions: decision.maxConcurrentSessions }), tokenExpiresAt: identity.expiresAt, ...(region === undefined ? {} : { region }) };
   }
 
   function acceptAndClose(req: IncomingMessage, socket: Duplex, head: Buffer, error: GatewayError): void {
@@ -193,7 +254,7 @@ export function createUpgradeHandler(deps: UpgradeDeps): (req: IncomingMessage, 
     });
   }
 
-  async function runSession(client: WebSocket, ctx: UpgradeContext, authorized: Authorized, protocols: readonly string[]): Promise<void> {
+  async function runSession(client: WebSocket, ctx: UpgradeContext, authorized: Authorized, protocols: readonly string[], setup?: { end(): void }): Promise<void> {
     client.on('error', () => undefined);
     // Nothing is read from the client until the upstream is there to receive it.
     client.pause();
@@ -204,11 +265,8 @@ export function createUpgradeHandler(deps: UpgradeDeps): (req: IncomingMessage, 
     let upstream: WebSocket;
     let tencentRequestId: string | undefined;
     try {
-      await deps.apiBudget.take().catch((error: unknown) => {
-        throw Object.assign(asGatewayError(error, deps.logger), { scope: 'api' });
-      });
-      if (clientGone) throw new GatewayError('bad_request', { message: 'client left during setup' });
-      const vnc = await deps.vncUrl(ctx.instanceId);
+      // The API budget is spent inside, once per attempt; the URL comes last so the dial follows at once.
+      const vnc = await deps.vncUrl(ctx.instanceId, { ...(authorized.region ? { region: authorized.region } : {}), stillWanted: () => !clientGone });
       tencentRequestId = vnc.requestId;
       if (clientGone) throw new GatewayError('bad_request', { message: 'client left during setup' });
       upstream = await deps.connectUpstream(vnc.url, protocols);
@@ -223,17 +281,20 @@ export function createUpgradeHandler(deps: UpgradeDeps): (req: IncomingMessage, 
         client.resume();
         client.close(refusal.closeCode, refusal.toCloseReason());
       }
+      ctx.lease?.release();
       return;
     }
     client.off('close', onEarlyClose);
     if (clientGone || client.readyState !== client.OPEN) {
       upstream.terminate();
       audit(ctx, { type: 'session.denied', code: 'client_left', stage: 'upstream', ...(tencentRequestId ? { tencentRequestId } : {}) });
+      ctx.lease?.release();
       return;
     }
 
-    const sessionId = randomUUID();
-    const relay = new RelaySession(client, upstream, deps.relay);
+    const sessionId = ctx.lease?.sessionId ?? randomUUID();
+    // The shorter of the configured maximum and the policy rule's maxSessionSeconds (4410).
+    const relay = new RelaySession(client, upstream, { ...deps.relay, maxDurationMs: maxDurationMs(deps.relay?.maxDurationMs, authorized.maxSessionSeconds) });
     const startedAt = Date.now();
     deps.sessions.add({
       sessionId,
@@ -244,20 +305,18 @@ export function createUpgradeHandler(deps: UpgradeDeps): (req: IncomingMessage, 
       startedAt,
       relay,
     });
-    audit(ctx, { type: 'session.started', sessionId, role: authorized.role, ...(tencentRequestId ? { tencentRequestId } : {}) });
+    setup?.end();
+    audit(ctx, { type: 'session.started', sessionId, role: authorized.role, setupMs: startedAt - ctx.upgradeAt, ...(tencentRequestId ? { tencentRequestId } : {}) });
     deps.logger.info({ gatewayRequestId: ctx.gatewayRequestId, sessionId, instanceId: ctx.instanceId, sub: authorized.identity.sub }, 'session started');
 
-    let durationTimer: NodeJS.Timeout | undefined;
-    if (authorized.maxSessionSeconds !== undefined) {
-      durationTimer = setTimeout(
-        () => relay.close(4410, closeReason('max_duration', 'The session reached its maximum duration.'), 'gateway', 'max_duration'),
-        authorized.maxSessionSeconds * 1000,
-      );
-      durationTimer.unref();
-    }
+    const stopExpiryTimer = deps.endSessionAtExpiry === true
+      ? endAtTokenExpiry(authorized.tokenExpiresAt, () =>
+          relay.close(4401, closeReason('auth_invalid', 'Your sign-in expired; sign in again to reconnect.'), 'gateway', 'token_expired'))
+      : undefined;
     const result = await relay.done;
-    if (durationTimer) clearTimeout(durationTimer);
+    stopExpiryTimer?.();
     deps.sessions.remove(sessionId);
+    ctx.lease?.release();
     audit(ctx, {
       type: 'session.ended',
       sessionId,
@@ -270,6 +329,28 @@ export function createUpgradeHandler(deps: UpgradeDeps): (req: IncomingMessage, 
     });
     deps.logger.info({ gatewayRequestId: ctx.gatewayRequestId, sessionId, closeCode: result.closeCode, closedBy: result.closedBy, reason: result.reason }, 'session ended');
   }
+}
+
+// setTimeout fires at once for delays past 2^31-1 ms (~24.8 days): re-arm until the time.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Calls `end` when `expiresAtSeconds` (a JWT `exp`) is reached; returns the cancel function. */
+function endAtTokenExpiry(expiresAtSeconds: number, end: () => void): () => void {
+  let timer: NodeJS.Timeout;
+  const arm = (): void => {
+    const left = expiresAtSeconds * 1000 - Date.now();
+    if (left <= 0) return end();
+    timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
+    timer.unref();
+  };
+  arm();
+  return () => clearTimeout(timer);
+}
+
+/** Milliseconds until a session must end (0 = never): the smaller of config and policy. */
+export function maxDurationMs(configMs: number | undefined, policySeconds: number | undefined): number {
+  const limits = [configMs ?? 0, (policySeconds ?? 0) * 1000].filter((ms) => ms > 0);
+  return limits.length === 0 ? 0 : Math.min(...limits);
 }
 
 function actorOf(identity: Pick<Identity, 'sub' | 'email'>): Actor {

@@ -36,6 +36,8 @@ async function main(): Promise<void> {
     AUTH_AUDIENCE: idp.audience,
     AUTH_TOKEN_COOKIE: COOKIE,
     POLICY_FILE: policyFile,
+    // The picker at / lists the simulator's fleet through DescribeInstances.
+    INSTANCE_LIST_REGIONS: 'ap-guangzhou',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
   });
   const logger = createLogger({ level: config.logLevel });
@@ -43,7 +45,7 @@ async function main(): Promise<void> {
     logger,
     // The simulator's generated certificate; a real deployment trusts Tencent's public CA.
     ca: [readFileSync(tls.certPath, 'utf8')],
-    extraRoutes: createDemoSignIn({ idp, cookieName: COOKIE, user: DEMO_USER, landingPath: `/console/${FIRST_INSTANCE}` }),
+    extraRoutes: createDemoSignIn({ idp, cookieName: COOKIE, user: DEMO_USER, landingPath: '/' }),
   });
 
   const base = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${gateway.port}`;
@@ -55,7 +57,7 @@ async function main(): Promise<void> {
       `  Open:  ${base}/demo/sign-in`,
       '',
       `  Signed in as ${DEMO_USER.email}; simulated instances: ${DEMO_INSTANCES.map((i) => `${i.id} (${i.state})`).join(', ')}`,
-      `  Other consoles: ${base}/console/<instance id>   Audit records follow on stdout. Ctrl+C stops.`,
+      `  It lands on the instance list; a console directly: ${base}/console/${FIRST_INSTANCE}   Audit records follow on stdout. Ctrl+C stops.`,
       '',
     ].join('\n') + '\n',
   );

@@ -11,7 +11,7 @@ import { loadConfig } from '../../gateway/config.js';
 import { createLogger } from '../../gateway/logger.js';
 import { startGateway, type GatewayOverrides, type RunningGateway } from '../../gateway/server.js';
 import { createLocalIdp, type LocalIdp } from '../../scripts/demo/local-idp.js';
-import { createSelfSignedCertificate, DEMO_CREDENTIALS, startSimulator, type SimInstance, type Simulator } from '../../simulator/index.js';
+import { createSelfSignedCertificate, DEMO_CREDENTIALS, startSimulator, type SimAccount, type SimInstance, type Simulator } from '../../simulator/index.js';
 
 export type StoreKind = 'memory' | 'redis';
 
@@ -21,7 +21,9 @@ export interface HarnessOptions {
   instances?: readonly SimInstance[];
   policyYaml?: string;
   overrides?: GatewayOverrides;
-  simulator?: { apiRequestsPerSecond?: number; connectsPerInstancePerMinute?: number };
+  simulator?: { apiRequestsPerSecond?: number; connectsPerInstancePerMinute?: number; accounts?: readonly SimAccount[] };
+  /** Runs once the simulator is up, before the gateway starts; its variables join `env` (they win). */
+  prepare?: (simulator: Simulator, dir: string) => Promise<Record<string, string>> | Record<string, string>;
 }
 
 export interface WsOutcome {
@@ -93,8 +95,11 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     AUTH_TOKEN_COOKIE: 'corp_session',
     POLICY_FILE: policyFile,
     LOG_LEVEL: 'debug',
+    // Teardown closes live sessions at once; shutdown tests set their own grace.
+    SHUTDOWN_GRACE_S: '0',
     ...(options.store === 'redis' ? { REDIS_URL: 'redis://127.0.0.1:6379', REDIS_KEY_PREFIX: `test:${randomUUID()}:` } : {}),
     ...options.env,
+    ...(options.prepare ? await options.prepare(simulator, dir) : {}),
   };
   const config = loadConfig(env);
   const logLines: string[] = [];

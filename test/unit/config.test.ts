@@ -40,6 +40,8 @@ describe('configuration', () => {
   it('lists every problem together, each naming its variable', () => {
     const problems = problemsOf({
       PORT: 'eighty',
+      // Keys are optional (profile file, CVM role), but half a pair is a mistake.
+      TENCENTCLOUD_SECRET_ID: 'AKIDonly',
       TENCENTCLOUD_REGION: 'Guangzhou!',
       INSTANCE_CONNECTS_PER_MINUTE: '31',
       API_REQUESTS_PER_SECOND: '50',
