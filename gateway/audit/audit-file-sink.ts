@@ -6,6 +6,7 @@ import { open, stat, type FileHandle } from 'node:fs/promises';
 import type { AuditRecord } from './audit-events.js';
 import { checkLink, GENESIS_HASH, linkRecord } from './audit-chain.js';
 import type { ChainedSink } from './audit-log.js';
+import { createBatchWriter } from './batch-writer.js';
 
 export interface FileSinkOptions {
   path: string;
@@ -33,74 +34,36 @@ export class AuditFileCorruptError extends Error {
 export async function openFileSink(options: FileSinkOptions): Promise<ChainedSink> {
   const { path } = options;
   const log = options.log ?? (() => undefined);
-  const batchDelayMs = options.batchDelayMs ?? 20;
-  const maxBatch = options.maxBatchRecords ?? 256;
   const retryMs = options.retryMs ?? 1000;
 
   let prevHash = (await readChainHead(path)) ?? GENESIS_HASH;
   let handle: FileHandle | undefined = await open(path, 'a', 0o640);
-  const pending: string[] = [];
-  let failed = false;
-  let closed = false;
-  let timer: NodeJS.Timeout | undefined;
-  let draining: Promise<void> | undefined;
-
-  const schedule = (delayMs: number): void => {
-    if (timer !== undefined || draining !== undefined || closed) return;
-    timer = setTimeout(() => {
-      timer = undefined;
-      void drain();
-    }, delayMs);
-  };
-
-  // One writer at a time; a failed batch goes back to the front, so order is kept.
-  const drain = (): Promise<void> => {
-    if (timer !== undefined) {
-      clearTimeout(timer);
-      timer = undefined;
-    }
-    if (draining !== undefined) return draining;
-    // Assigned before the first await can settle it: `.finally` runs on a later tick.
-    draining = (async () => {
-      while (pending.length > 0 && handle !== undefined) {
-        const batch = pending.splice(0, maxBatch);
-        try {
-          await handle.write(batch.join(''));
-          await handle.datasync();
-          if (failed) log('info', { path }, 'audit file writable again');
-          failed = false;
-        } catch (error) {
-          pending.unshift(...batch);
-          if (!failed) log('error', { path, err: error, pending: pending.length }, 'audit file write failed; new sessions are refused unless AUDIT_ON_FAILURE=continue');
-          failed = true;
-          break;
-        }
-      }
-    })().finally(() => {
-      draining = undefined;
-      if (pending.length > 0) schedule(failed ? retryMs : 0);
-    });
-    return draining;
-  };
+  const writer = createBatchWriter<string>({
+    async write(batch) {
+      if (handle === undefined) throw new Error('audit file is not open');
+      await handle.write(batch.join(''));
+      await handle.datasync();
+    },
+    canWrite: () => handle !== undefined,
+    maxBatch: options.maxBatchRecords ?? 256,
+    delayMs: options.batchDelayMs ?? 20,
+    retryMs,
+    onFailure: (error, pending) => log('error', { path, err: error, pending }, 'audit file write failed; new sessions are refused unless AUDIT_ON_FAILURE=continue'),
+    onRecovery: () => log('info', { path }, 'audit file writable again'),
+  });
+  let reopenFailed = false;
 
   const sink: ChainedSink = {
     name: 'file',
     append(record: AuditRecord) {
       const linked = linkRecord(record, prevHash);
       prevHash = linked.record.hash;
-      pending.push(`${linked.line}\n`);
-      if (pending.length >= maxBatch) schedule(0);
-      else schedule(batchDelayMs);
+      writer.push(`${linked.line}\n`);
     },
-    healthy: () => !failed && handle !== undefined,
-    async flush() {
-      await drain();
-      // A drain started before this call may have left records appended meanwhile.
-      if (pending.length > 0 && !failed) await drain();
-      if (pending.length > 0) throw new Error(`audit file ${path}: ${pending.length} records not written`);
-    },
+    healthy: () => !writer.failed && !reopenFailed && handle !== undefined,
+    flush: () => writer.flush(`audit file ${path}`),
     async reopen() {
-      await drain();
+      await writer.drain();
       const old = handle;
       handle = undefined;
       await old?.close().catch(() => undefined);
@@ -115,29 +78,29 @@ export async function openFileSink(options: FileSinkOptions): Promise<ChainedSin
         handle = await open(path, 'a', 0o640);
         log('info', { path }, 'audit file reopened');
       } catch (error) {
-        failed = true;
+        reopenFailed = true;
         log('error', { path, err: error }, 'cannot reopen the audit file');
         // Keep trying: the records wait in memory.
         const retry = setInterval(() => {
           void open(path, 'a', 0o640).then((h) => {
             clearInterval(retry);
             handle = h;
-            void drain();
+            reopenFailed = false;
+            void writer.drain();
           }, () => undefined);
         }, retryMs);
         retry.unref();
         return;
       }
-      await drain();
+      await writer.drain();
     },
     async close() {
       try {
         await sink.flush();
       } catch (error) {
-        log('error', { path, err: error, lost: pending.length }, 'audit records could not be written before closing');
+        log('error', { path, err: error, lost: writer.pending.length }, 'audit records could not be written before closing');
       } finally {
-        closed = true;
-        if (timer !== undefined) clearTimeout(timer);
+        writer.stop();
         await handle?.close().catch(() => undefined);
         handle = undefined;
       }

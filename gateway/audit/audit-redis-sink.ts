@@ -6,6 +6,7 @@
 import type { AuditRecord } from './audit-events.js';
 import { GENESIS_HASH, linkRecord } from './audit-chain.js';
 import type { ChainedSink } from './audit-log.js';
+import { createBatchWriter } from './batch-writer.js';
 import type { RedisConnection } from '../state/redis-client.js';
 
 export interface RedisStreamSinkOptions {
@@ -69,20 +70,6 @@ export function createRedisStreamSink(options: RedisStreamSinkOptions): ChainedS
 
   // The stream's head as this replica last saw it; a stale guess costs one retry, never a fork.
   let head: string = GENESIS_HASH;
-  const pending: AuditRecord[] = [];
-  let failed = false;
-  let timer: NodeJS.Timeout | undefined;
-  let draining: Promise<void> | undefined;
-
-  const schedule = (delayMs: number): void => {
-    if (timer !== undefined || draining !== undefined) return;
-    timer = setTimeout(() => {
-      timer = undefined;
-      void drain();
-    }, delayMs);
-    timer.unref();
-  };
-
   const appendBatch = async (batch: readonly AuditRecord[]): Promise<void> => {
     // Another replica may have appended since; relink and retry a few times.
     for (let attempt = 0; attempt < 20; attempt++) {
@@ -104,58 +91,35 @@ export function createRedisStreamSink(options: RedisStreamSinkOptions): ChainedS
     throw new Error('the audit stream head kept moving (too many concurrent writers)');
   };
 
-  const drain = (): Promise<void> => {
-    if (timer !== undefined) {
-      clearTimeout(timer);
-      timer = undefined;
-    }
-    if (draining !== undefined) return draining;
-    // Assigned before the first await can settle it: `.finally` runs on a later tick.
-    draining = (async () => {
-      while (pending.length > 0) {
-        const batch = pending.slice(0, maxBatch);
-        try {
-          await appendBatch(batch);
-          pending.splice(0, batch.length);
-          if (failed) log('info', { key }, 'audit stream writable again');
-          failed = false;
-        } catch (error) {
-          if (!failed) log('error', { key, err: error, pending: pending.length }, 'audit stream write failed; new sessions are refused unless AUDIT_ON_FAILURE=continue');
-          failed = true;
-          break;
-        }
-      }
-    })().finally(() => {
-      draining = undefined;
-      if (pending.length > 0) schedule(failed ? retryMs : 0);
-    });
-    return draining;
-  };
+  const writer = createBatchWriter<AuditRecord>({
+    write: appendBatch,
+    maxBatch,
+    delayMs: 5,
+    retryMs,
+    onFailure: (error, pending) => log('error', { key, err: error, pending }, 'audit stream write failed; new sessions are refused unless AUDIT_ON_FAILURE=continue'),
+    onRecovery: () => log('info', { key }, 'audit stream writable again'),
+  });
 
   const sink: ChainedSink = {
     name: 'redisStream',
     append(record) {
-      pending.push(record);
-      if (pending.length > maxPending) {
-        const dropped = pending.splice(0, pending.length - maxPending);
-        log('error', { key, dropped: dropped.length, firstDroppedId: dropped[0]?.id }, 'audit stream backlog full: records dropped');
+      if (writer.pending.length >= maxPending) {
+        // Bounded memory while Redis is away; the refusal of new sessions (unhealthy) stops the inflow.
+        log('error', { key, droppedId: record.id }, 'audit stream backlog full: record dropped');
+        return;
       }
-      schedule(pending.length >= maxBatch ? 0 : 5);
+      writer.push(record);
     },
-    healthy: () => !failed && (redis.status === 'ready' || (!wasReady && (redis.status === 'wait' || redis.status === 'connecting' || redis.status === 'connect'))),
-    async flush() {
-      await drain();
-      if (pending.length > 0 && !failed) await drain();
-      if (pending.length > 0) throw new Error(`audit stream ${key}: ${pending.length} records not written`);
-    },
+    healthy: () => !writer.failed && (redis.status === 'ready' || (!wasReady && (redis.status === 'wait' || redis.status === 'connecting' || redis.status === 'connect'))),
+    flush: () => writer.flush(`audit stream ${key}`),
     reopen: async () => undefined,
     async close() {
       try {
         await sink.flush();
       } catch (error) {
-        log('error', { key, err: error, lost: pending.length }, 'audit records could not be written before closing');
+        log('error', { key, err: error, lost: writer.pending.length }, 'audit records could not be written before closing');
       } finally {
-        if (timer !== undefined) clearTimeout(timer);
+        writer.stop();
       }
     },
   };
