@@ -7,9 +7,10 @@ import { join } from 'node:path';
 import { loadConfig } from '../gateway/config.js';
 import { createLogger } from '../gateway/logger.js';
 import { startGateway } from '../gateway/server.js';
-import { createSelfSignedCertificate, DEMO_CREDENTIALS, DEMO_INSTANCES, startSimulator } from '../simulator/index.js';
+import { createSelfSignedCertificate, DEMO_INSTANCES, startSimulator } from '../simulator/index.js';
 import { createDemoSignIn } from './demo/demo-sign-in.js';
 import { createLocalIdp } from './demo/local-idp.js';
+import { localStackEnv } from './demo/local-stack-env.js';
 
 const DEMO_USER = { sub: 'demo-user', email: 'demo@example.com', groups: ['demo'] };
 const COOKIE = 'vnc_gateway_demo';
@@ -26,16 +27,8 @@ async function main(): Promise<void> {
   const config = loadConfig({
     PORT: process.env.PORT ?? '8080',
     HOST: process.env.HOST ?? '127.0.0.1',
-    TENCENTCLOUD_SECRET_ID: DEMO_CREDENTIALS.secretId,
-    TENCENTCLOUD_SECRET_KEY: DEMO_CREDENTIALS.secretKey,
-    TENCENTCLOUD_LIGHTHOUSE_ENDPOINT: simulator.apiUrl,
-    TENCENTCLOUD_CVM_ENDPOINT: simulator.apiUrl,
-    UPSTREAM_HOSTS: 'localhost',
-    AUTH_PUBLIC_KEY_FILE: idp.publicKeyFile,
-    AUTH_ISSUER: idp.issuer,
-    AUTH_AUDIENCE: idp.audience,
+    ...localStackEnv({ simulator, idp, policyFile }),
     AUTH_TOKEN_COOKIE: COOKIE,
-    POLICY_FILE: policyFile,
     // The picker at / lists the simulator's fleet through DescribeInstances.
     INSTANCE_LIST_REGIONS: 'ap-guangzhou',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',

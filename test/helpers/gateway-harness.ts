@@ -11,7 +11,8 @@ import { loadConfig } from '../../gateway/config.js';
 import { createLogger } from '../../gateway/logger.js';
 import { startGateway, type GatewayOverrides, type RunningGateway } from '../../gateway/server.js';
 import { createLocalIdp, type LocalIdp } from '../../scripts/demo/local-idp.js';
-import { createSelfSignedCertificate, DEMO_CREDENTIALS, startSimulator, type SimAccount, type SimInstance, type Simulator } from '../../simulator/index.js';
+import { localStackEnv } from '../../scripts/demo/local-stack-env.js';
+import { createSelfSignedCertificate, startSimulator, type SimAccount, type SimInstance, type Simulator } from '../../simulator/index.js';
 
 export type StoreKind = 'memory' | 'redis';
 
@@ -84,16 +85,8 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
   const env: Record<string, string> = {
     PORT: '0',
     HOST: '127.0.0.1',
-    TENCENTCLOUD_SECRET_ID: DEMO_CREDENTIALS.secretId,
-    TENCENTCLOUD_SECRET_KEY: DEMO_CREDENTIALS.secretKey,
-    TENCENTCLOUD_LIGHTHOUSE_ENDPOINT: simulator.apiUrl,
-    TENCENTCLOUD_CVM_ENDPOINT: simulator.apiUrl,
-    UPSTREAM_HOSTS: 'localhost',
-    AUTH_PUBLIC_KEY_FILE: idp.publicKeyFile,
-    AUTH_ISSUER: idp.issuer,
-    AUTH_AUDIENCE: idp.audience,
+    ...localStackEnv({ simulator, idp, policyFile }),
     AUTH_TOKEN_COOKIE: 'corp_session',
-    POLICY_FILE: policyFile,
     LOG_LEVEL: 'debug',
     // Teardown closes live sessions at once; shutdown tests set their own grace.
     SHUTDOWN_GRACE_S: '0',

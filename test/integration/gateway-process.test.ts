@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { createLocalIdp, type LocalIdp } from '../../scripts/demo/local-idp.js';
-import { createSelfSignedCertificate, DEMO_CREDENTIALS, startSimulator, type Simulator } from '../../simulator/index.js';
+import { localStackEnv } from '../../scripts/demo/local-stack-env.js';
+import { createSelfSignedCertificate, startSimulator, type Simulator } from '../../simulator/index.js';
 import { eventually, within } from '../helpers/gateway-harness.js';
 
 interface GatewayChild {
@@ -68,15 +69,7 @@ describe('the gateway process', () => {
     baseEnv = {
       PORT: '0',
       HOST: '127.0.0.1',
-      TENCENTCLOUD_SECRET_ID: DEMO_CREDENTIALS.secretId,
-      TENCENTCLOUD_SECRET_KEY: DEMO_CREDENTIALS.secretKey,
-      TENCENTCLOUD_LIGHTHOUSE_ENDPOINT: simulator.apiUrl,
-      TENCENTCLOUD_CVM_ENDPOINT: simulator.apiUrl,
-      UPSTREAM_HOSTS: 'localhost',
-      AUTH_PUBLIC_KEY_FILE: idp.publicKeyFile,
-      AUTH_ISSUER: idp.issuer,
-      AUTH_AUDIENCE: idp.audience,
-      POLICY_FILE: policyFile,
+      ...localStackEnv({ simulator, idp, policyFile }),
     };
   });
 

@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import type { AuditRecord } from '../../../gateway/audit/audit-events.js';
 import { createLocalIdp, type LocalIdp } from '../../../scripts/demo/local-idp.js';
-import { createSelfSignedCertificate, DEMO_CREDENTIALS, startSimulator, type SimInstance, type Simulator } from '../../../simulator/index.js';
+import { localStackEnv } from '../../../scripts/demo/local-stack-env.js';
+import { createSelfSignedCertificate, startSimulator, type SimInstance, type Simulator } from '../../../simulator/index.js';
 import { within } from '../../helpers/gateway-harness.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -50,15 +51,7 @@ export async function startFleetWorld(instances: readonly SimInstance[], policyY
       HOST: '127.0.0.1',
       // The simulator's certificate, trusted the way operators trust a private CA.
       NODE_EXTRA_CA_CERTS: tls.certPath,
-      TENCENTCLOUD_SECRET_ID: DEMO_CREDENTIALS.secretId,
-      TENCENTCLOUD_SECRET_KEY: DEMO_CREDENTIALS.secretKey,
-      TENCENTCLOUD_LIGHTHOUSE_ENDPOINT: simulator.apiUrl,
-      TENCENTCLOUD_CVM_ENDPOINT: simulator.apiUrl,
-      UPSTREAM_HOSTS: 'localhost',
-      AUTH_PUBLIC_KEY_FILE: idp.publicKeyFile,
-      AUTH_ISSUER: idp.issuer,
-      AUTH_AUDIENCE: idp.audience,
-      POLICY_FILE: policyFile,
+      ...localStackEnv({ simulator, idp, policyFile }),
       LOG_LEVEL: 'info',
     },
     token: (sub, groups = ['sre']) => idp.sign({ sub, email: `${sub}@example.com`, groups }),
