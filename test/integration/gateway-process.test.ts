@@ -2,11 +2,12 @@
 // trusting the simulator's private CA through NODE_EXTRA_CA_CERTS, audit on stdout, logs on stderr.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
+import { verifyFiles } from '../../gateway/audit/audit-verify.js';
 import { createLocalIdp, type LocalIdp } from '../../scripts/demo/local-idp.js';
 import { localStackEnv } from '../../scripts/demo/local-stack-env.js';
 import { createSelfSignedCertificate, startSimulator, type Simulator } from '../../simulator/index.js';
@@ -109,6 +110,29 @@ describe('the gateway process', () => {
     expect(g.stderr.join('')).not.toContain('"type":"session.started"');
     g.child.kill('SIGTERM');
     expect(await within(g.exited, 15_000, 'exit')).toBe(0);
+  });
+
+  it('drains on SIGTERM: a live session gets 1001 after SHUTDOWN_GRACE_S, its records are on disk and the chain verifies', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'vnc-gateway-drain-')), 'audit.log');
+    const g = spawnGateway({ ...baseEnv, NODE_EXTRA_CA_CERTS: caPath, AUDIT_FILE: file, AUDIT_STDOUT: 'false', SHUTDOWN_GRACE_S: '1' });
+    children.push(g);
+    const url = await listening(g);
+    const token = await idp.sign({ sub: 'sam', email: 'sam@example.com', groups: ['sre'] });
+    const res = await fetch(`${url}/api/v1/instances/lhins-echo0001/tickets`, { method: 'POST', headers: { Authorization: `Bearer ${token}` } });
+    const { ticket } = (await res.json()) as { ticket: string };
+    const ws = new WebSocket(`${url.replace('http', 'ws')}/ws/instances/lhins-echo0001`, ['binary', `vnc-gateway.ticket.${ticket}`]);
+    ws.on('error', () => undefined);
+    const echoed = new Promise<void>((resolve) => ws.once('message', () => resolve()));
+    const closed = new Promise<number>((resolve) => ws.once('close', (c: number) => resolve(c)));
+    ws.on('open', () => ws.send(Buffer.from('still here')));
+    await within(echoed, 10_000, 'echo');
+    g.child.kill('SIGTERM');
+    expect(await within(closed, 15_000, 'drain close')).toBe(1001);
+    expect(await within(g.exited, 15_000, 'exit')).toBe(0);
+    const records = readFileSync(file, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { type: string; closeCode?: number });
+    expect(records.filter((r) => r.type === 'session.started')).toHaveLength(1);
+    expect(records.filter((r) => r.type === 'session.ended')).toEqual([expect.objectContaining({ closeCode: 1001, closedBy: 'gateway' })]);
+    expect((await verifyFiles([file])).ok).toBe(true);
   });
 
   it('keeps TLS verification on: without the CA the API call fails and the session ends 4502', async () => {

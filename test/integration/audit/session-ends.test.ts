@@ -171,3 +171,44 @@ describe('session end records when the gateway closes', () => {
     }
   });
 });
+
+describe('session end records for idle and admin endings', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({
+      store: 'memory',
+      env: { IDLE_TIMEOUT_S: '1' },
+      policyYaml: `${POLICY}\n  - groups: [auditors]\n    instances: ["*"]\n    role: admin\n`,
+      instances: ['lhins-end00007', 'lhins-end00008'].map((id) => ({ id, state: 'RUNNING' as const, vnc: { kind: 'echo' as const } })),
+    });
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('records one start and one end when the client goes idle', async () => {
+    const relayed = await relaySome(h, 'lhins-end00007');
+    const outcome = await within(relayed.s.closed, 8000, 'idle close');
+    expect(outcome.code).toBe(4408);
+    const end = await expectOneStartOneEnd(h, 'lhins-end00007', relayed, Date.now());
+    expect(end).toMatchObject({ closedBy: 'gateway', closeCode: 4408 });
+  });
+
+  it('records one start, one termination and one end when an admin ends the session', async () => {
+    const relayed = await relaySome(h, 'lhins-end00008');
+    const admin = await h.idp.sign({ sub: 'ada', email: 'ada@example.com', groups: ['auditors'] });
+    const list = await fetch(`${h.gateway.url}/api/v1/sessions`, { headers: { Authorization: `Bearer ${admin}` } });
+    const { sessions } = (await list.json()) as { sessions: Array<{ sessionId: string; instanceId: string }> };
+    const live = sessions.find((s) => s.instanceId === 'lhins-end00008');
+    expect(live).toBeDefined();
+    const res = await fetch(`${h.gateway.url}/api/v1/sessions/${live!.sessionId}`, { method: 'DELETE', headers: { Authorization: `Bearer ${admin}` } });
+    expect(res.status).toBe(202);
+    const outcome = await within(relayed.s.closed, 5000, 'admin close');
+    expect(outcome.code).toBe(4410);
+    const end = await expectOneStartOneEnd(h, 'lhins-end00008', relayed, Date.now());
+    expect(end).toMatchObject({ closedBy: 'admin', closeCode: 4410, sessionId: live!.sessionId });
+    const terminated = h.audit().filter((r) => r.type === 'session.terminated' && r.sessionId === live!.sessionId);
+    expect(terminated).toHaveLength(1);
+    expect(terminated[0]).toMatchObject({ terminatedBy: { sub: 'ada' }, actor: { sub: 'sam' } });
+  });
+});
