@@ -10,7 +10,7 @@ import type { TicketService } from '../auth/tickets.js';
 import type { AuditLog } from './audit/audit-log.js';
 import type { AuditReader } from './audit/audit-reader.js';
 import { createAuditRoutes } from './audit/audit-routes.js';
-import type { AuthFailureGuard } from './auth-failure-guard.js';
+import type { HttpAuthenticate } from './http-authenticate.js';
 import type { Actor } from './audit/audit-events.js';
 import type { ClientIpResolver } from './client-ip.js';
 import { createConsoleRoutes } from './console/console-routes.js';
@@ -34,7 +34,8 @@ export interface AppDeps {
   tickets: TicketService;
   policy: () => Policy;
   /** Per-IP brake on failed authentications; absent = none (unit tests). */
-  authFailures?: AuthFailureGuard;
+  /** The API routes' authentication: brake, token, Origin, verification, all audited. */
+  authenticate: HttpAuthenticate;
   audit: AuditLog;
   logger: Logger;
   clientIp: ClientIpResolver;
@@ -95,36 +96,12 @@ export function createApp(deps: AppDeps): Hono<Env> {
     const base = () => ({ actor, instanceId, clientIp, gatewayRequestId });
     try {
       if (!isInstanceId(instanceId)) throw new GatewayError('instance_id_invalid');
-      try {
-        deps.authFailures?.check(clientIp);
-      } catch (error) {
-        if (isGatewayError(error)) deps.audit.record({ type: 'ratelimit.exceeded', ...base(), scope: 'auth', retryAfter: error.retryAfterSeconds ?? 1 });
-        throw error;
-      }
       const body = await readSmallJsonBody(c);
       // `{"region":"ap-shanghai"}` (the console passes its `?region=`): checked strictly, since it ends up in a signed header.
       if (body.region !== undefined && !isRegionName(body.region)) throw new GatewayError('bad_request', { message: 'region is not a region name like ap-guangzhou.' });
       const region = body.region as string | undefined;
-      const token = deps.auth.findToken((name) => c.req.header(name));
-      if (token === undefined) {
-        deps.audit.record({ type: 'auth.failed', ...base(), code: 'auth_required', source: 'none' });
-        throw new GatewayError('auth_required');
-      }
       // State-changing call: a cookie- or proxy-header-authenticated request must come from our own pages.
-      deps.auth.checkOrigin(c.req.header('origin'), token.source, c.req.header('host'));
-      let identity: Identity;
-      try {
-        identity = await deps.auth.verify(token);
-      } catch (error) {
-        if (isGatewayError(error)) deps.audit.record({ type: 'auth.failed', ...base(), code: error.code, source: token.source });
-        // Past the per-IP threshold the answer is 429, so a guesser learns nothing more.
-        const limited = isGatewayError(error) && error.code === 'auth_invalid' ? await deps.authFailures?.recordFailure(clientIp) : undefined;
-        if (limited !== undefined) {
-          deps.audit.record({ type: 'ratelimit.exceeded', ...base(), scope: 'auth', retryAfter: limited.retryAfterSeconds ?? 1 });
-          throw limited;
-        }
-        throw error;
-      }
+      const identity = await deps.authenticate(c, { stateChanging: true, instanceId });
       actor = identity.email ? { sub: identity.sub, email: identity.email } : { sub: identity.sub };
       const decision = decide(deps.policy(), identity, instanceId);
       if (!decision.allowed) throw new GatewayError('access_denied', { cause: new Error(decision.reason) });
@@ -148,15 +125,18 @@ export function createApp(deps: AppDeps): Hono<Env> {
       c.header('Cache-Control', 'no-store');
       return c.json({ ticket, expiresAt: expiresAtIso, websocketPath: `/ws/instances/${instanceId}` }, 201);
     } catch (error) {
-      if (isGatewayError(error) && error.code !== 'auth_required' && error.code !== 'auth_invalid' && error.code !== 'bad_request' && error.code !== 'instance_id_invalid') {
+      // Credential refusals were audited as auth.failed / ratelimit.exceeded by authenticate().
+      const credentialRefusal = actor === null && (error as GatewayError).code !== 'instance_id_invalid';
+      if (isGatewayError(error) && !credentialRefusal && error.code !== 'bad_request' && error.code !== 'instance_id_invalid') {
         deps.audit.record({ type: 'session.denied', ...base(), code: error.code, stage: 'ticket', httpStatus: error.httpStatus });
       }
       throw error;
     }
   });
 
-  if (deps.instances) app.route('/', createInstanceRoutes({ auth: deps.auth, policy: deps.policy, lister: deps.instances }));
-  app.route('/', createAuditRoutes({ auth: deps.auth, policy: deps.policy, reader: deps.auditReader, logger: deps.logger }));
+  const authenticate = deps.authenticate;
+  if (deps.instances) app.route('/', createInstanceRoutes({ authenticate, policy: deps.policy, lister: deps.instances }));
+  app.route('/', createAuditRoutes({ authenticate, policy: deps.policy, reader: deps.auditReader, logger: deps.logger }));
   if (deps.sessionRoutes) app.route('/', deps.sessionRoutes);
   if (deps.extraRoutes) app.route('/', deps.extraRoutes);
   // The pages need a valid JWT from any configured source; an anonymous visitor gets the

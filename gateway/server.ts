@@ -25,10 +25,11 @@ import { createLogger, type Logger } from './logger.js';
 import { createGatewayMetrics } from './metrics.js';
 import { createPolicySource, createStaticPolicySource, type PolicyReloadResult } from './policy-source.js';
 import { connectUpstream } from './relay/upstream-connect.js';
-import { createSetupTracker, drainSessions } from './relay/drain-sessions.js';
+import { createSetupTracker, drainSessions, type SetupTracker } from './relay/drain-sessions.js';
 import { createEgress } from './egress/egress.js';
 import type { RelayOptions } from './relay/relay-session.js';
 import { createRequestAuthenticator } from './request-auth.js';
+import { createHttpAuthenticator } from './http-authenticate.js';
 import { createSessionRegistry, type SessionRegistry } from './sessions/session-registry.js';
 import { createFleetRuntime } from './sessions/fleet-runtime.js';
 import type { FleetSessions } from './sessions/fleet-sessions.js';
@@ -67,6 +68,8 @@ export interface RunningGateway {
   redis: RedisConnection | undefined;
   /** This replica's view of the fleet's live sessions (list, terminate). */
   fleet: FleetSessions;
+  /** Sessions accepted but not yet relaying (the no-leak test reads it). */
+  setups: SetupTracker;
   /** The audit trail; main.ts calls `audit.reopen()` on SIGHUP (log rotation). */
   audit: AuditLog;
   /** Reads POLICY_FILE again (SIGHUP); live sessions are untouched, a broken file is refused. */
@@ -176,11 +179,12 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
     maxClientPayloadBytes: config.relay.maxClientFrameBytes,
     setups,
   });
+  const authenticate = createHttpAuthenticator({ auth, audit, clientIp, authFailures });
   const app = createApp({
     auth,
     tickets,
     policy,
-    authFailures,
+    authenticate,
     audit,
     logger,
     clientIp,
@@ -188,7 +192,7 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
     isDraining,
     metrics,
     auditReader: gatewayAudit.reader,
-    sessionRoutes: createSessionRoutes({ auth, policy, sessions: fleet.sessions, clientIp, logger }),
+    sessionRoutes: createSessionRoutes({ authenticate, policy, sessions: fleet.sessions, clientIp, logger }),
     ...(config.auth.loginUrl ? { loginUrl: config.auth.loginUrl } : {}),
     instances: createInstanceLister({ tencent, regions: config.instanceListRegions, logger }),
     ...(overrides.extraRoutes ? { extraRoutes: overrides.extraRoutes } : {}),
@@ -217,6 +221,7 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
     sessions,
     redis,
     fleet: fleet.sessions,
+    setups,
     audit,
     reloadPolicy: () => policySource.reload('SIGHUP'),
     async close(options: { graceMs?: number } = {}) {

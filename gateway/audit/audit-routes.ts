@@ -6,11 +6,11 @@ import type { HttpBindings } from '@hono/node-server';
 import { isAdmin, type Policy } from '../../auth/policy.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { RequestAuthenticator } from '../request-auth.js';
+import type { HttpAuthenticate } from '../http-authenticate.js';
 import { InvalidCursorError, type AuditReader, type AuditQuery } from './audit-reader.js';
 
 export interface AuditRoutesDeps {
-  auth: RequestAuthenticator;
+  authenticate: HttpAuthenticate;
   policy: () => Policy;
   /** Undefined when neither AUDIT_REDIS_STREAM nor AUDIT_FILE is configured. */
   reader: AuditReader | undefined;
@@ -26,11 +26,8 @@ const KNOWN_PARAMS = new Set(['sub', 'instanceId', 'type', 'since', 'until', 'li
 export function createAuditRoutes(deps: AuditRoutesDeps): Hono<{ Bindings: HttpBindings }> {
   const routes = new Hono<{ Bindings: HttpBindings }>();
   routes.get('/api/v1/audit', async (c) => {
-    const token = deps.auth.findToken((name) => c.req.header(name));
-    if (token === undefined) throw new GatewayError('auth_required');
-    // A read with no side effects, and no CORS headers are sent, so a foreign page cannot
-    // read the answer: no Origin check (same-origin GETs carry no Origin header).
-    const identity = await deps.auth.verify(token);
+    // A read with no side effects, answered without CORS headers.
+    const identity = await deps.authenticate(c, { stateChanging: false });
     if (!isAdmin(deps.policy(), identity)) {
       throw new GatewayError('access_denied', { message: 'Only admins may read the audit trail.', cause: new Error(`${identity.sub} is not an admin`) });
     }

@@ -9,12 +9,12 @@ import { isAdmin, type Policy } from '../../auth/policy.js';
 import type { ClientIpResolver } from '../client-ip.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { RequestAuthenticator } from '../request-auth.js';
+import type { HttpAuthenticate, HttpCallContext } from '../http-authenticate.js';
 import type { FleetSessions } from './fleet-sessions.js';
 import type { SessionRecord } from './session-store.js';
 
 export interface SessionRoutesDeps {
-  auth: RequestAuthenticator;
+  authenticate: HttpAuthenticate;
   policy: () => Policy;
   sessions: FleetSessions;
   clientIp: ClientIpResolver;
@@ -28,13 +28,10 @@ const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 export function createSessionRoutes(deps: SessionRoutesDeps): Hono<{ Bindings: HttpBindings }> {
   const routes = new Hono<{ Bindings: HttpBindings }>();
 
-  async function admin(getHeader: (name: string) => string | undefined, stateChanging: boolean): Promise<Identity> {
-    const token = deps.auth.findToken(getHeader);
-    if (token === undefined) throw new GatewayError('auth_required');
-    // Ending a session changes state: a cookie-borne credential must come from our own pages.
-    // Listing is a read answered without CORS headers, and same-origin GETs carry no Origin.
-    if (stateChanging) deps.auth.checkOrigin(getHeader('origin'), token.source, getHeader('host'));
-    const identity = await deps.auth.verify(token);
+  // Listing is a read (no Origin needed on same-origin GETs); ending a session changes state,
+  // so a cookie-borne credential must come from our own pages.
+  async function admin(c: HttpCallContext, stateChanging: boolean): Promise<Identity> {
+    const identity = await deps.authenticate(c, { stateChanging });
     if (!isAdmin(deps.policy(), identity)) {
       throw new GatewayError('access_denied', { message: 'Only admins may see or end sessions.', cause: new Error(`${identity.sub} is not an admin`) });
     }
@@ -42,7 +39,7 @@ export function createSessionRoutes(deps: SessionRoutesDeps): Hono<{ Bindings: H
   }
 
   routes.get('/api/v1/sessions', async (c) => {
-    const identity = await admin((name) => c.req.header(name), false);
+    const identity = await admin(c, false);
     const records = await deps.sessions.list();
     deps.logger.info({ sub: identity.sub, returned: records.length }, 'sessions listed');
     c.header('Cache-Control', 'no-store');
@@ -50,7 +47,7 @@ export function createSessionRoutes(deps: SessionRoutesDeps): Hono<{ Bindings: H
   });
 
   routes.delete('/api/v1/sessions/:sessionId', async (c) => {
-    const identity = await admin((name) => c.req.header(name), true);
+    const identity = await admin(c, true);
     const sessionId = c.req.param('sessionId');
     if (!SESSION_ID.test(sessionId)) throw new GatewayError('not_found', { message: 'No such live session.' });
     const result = await deps.sessions.terminate({

@@ -1,0 +1,43 @@
+// Every API route authenticates the same way: refusals are audited and invalid credentials
+// count against the caller's address, on the admin routes as on the ticket call.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHarness, type Harness } from '../helpers/gateway-harness.js';
+
+describe('authentication of the API routes', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ store: 'memory', env: { AUTH_FAILURES_PER_MINUTE: '3' }, instances: [] });
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('refuses a cookie-authenticated DELETE from another origin (CSRF) and audits it', async () => {
+    const before = h.auditLines.length;
+    const res = await fetch(`${h.gateway.url}/api/v1/sessions/00000000-0000-4000-8000-000000000000`, {
+      method: 'DELETE',
+      headers: { Cookie: `corp_session=${await h.token()}`, Origin: 'https://evil.example' },
+    });
+    expect(res.status).toBe(403);
+    const refused = h.audit().slice(before);
+    expect(refused).toEqual([expect.objectContaining({ type: 'auth.failed', code: 'origin_forbidden', source: 'cookie' })]);
+  });
+
+  it('audits a refused admin call and brakes an address that keeps presenting bad tokens', async () => {
+    const before = h.auditLines.length;
+    const statuses: number[] = [];
+    for (const path of ['/api/v1/sessions', '/api/v1/audit', '/api/v1/instances', '/api/v1/sessions']) {
+      const res = await fetch(`${h.gateway.url}${path}`, { headers: { Authorization: 'Bearer not.a.jwt' } });
+      statuses.push(res.status);
+    }
+    expect(statuses.slice(0, 3)).toEqual([401, 401, 401]);
+    expect(statuses[3]).toBe(429);
+    const records = h.audit().slice(before);
+    expect(records.filter((r) => r.type === 'auth.failed')).toHaveLength(4);
+    expect(records.some((r) => r.type === 'ratelimit.exceeded' && r.scope === 'auth')).toBe(true);
+    // The brake holds on the ticket call too, even for a valid token from that address.
+    expect((await h.requestTicket('lhins-echo0001', await h.token())).status).toBe(429);
+  });
+
+});
