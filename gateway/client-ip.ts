@@ -16,6 +16,15 @@ function unmapped(address: string): string {
   return address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
 }
 
+/** One X-Forwarded-For entry as an address (`1.2.3.4:port` and `[v6]:port` as some proxies write them), or undefined. */
+function addressOf(entry: string): string | undefined {
+  const text = entry.trim();
+  const bracketed = /^\[([0-9A-Fa-f:.]+)\](?::\d+)?$/.exec(text)?.[1];
+  const v4WithPort = /^(\d{1,3}(?:\.\d{1,3}){3}):\d+$/.exec(text)?.[1];
+  const address = unmapped(bracketed ?? v4WithPort ?? text);
+  return isIP(address) === 0 ? undefined : address;
+}
+
 export function createClientIpResolver(trust: TrustProxy): ClientIpResolver {
   const trusted = new BlockList();
   for (const cidr of trust.cidrs) {
@@ -32,14 +41,21 @@ export function createClientIpResolver(trust: TrustProxy): ClientIpResolver {
   return (peerRaw, forwardedFor) => {
     const peer = unmapped(peerRaw ?? 'unknown');
     if ((trust.hops === 0 && trust.cidrs.length === 0) || forwardedFor === undefined) return peer;
-    const chain = forwardedFor.split(',').map((s) => unmapped(s.trim())).filter((s) => isIP(s) !== 0);
+    // Positions are counted in the header as sent: dropping an entry a trusted proxy wrote in a
+    // form we cannot read ("unknown", an odd port syntax) would shift the count onto one the
+    // client wrote itself, so such an entry is never skipped over.
+    const chain = forwardedFor.split(',').map(addressOf);
     if (trust.hops > 0) {
       // With N trusted hops, the client is the entry N-1 places from the right (the peer is hop N).
-      return chain[chain.length - trust.hops] ?? chain[0] ?? peer;
+      return chain[Math.max(0, chain.length - trust.hops)] ?? peer;
     }
-    // Walk from the right while each sender is a trusted proxy.
+    // Walk from the right while each sender is a trusted proxy; stop at an unreadable entry.
     let current = peer;
-    for (let i = chain.length - 1; i >= 0 && isTrusted(current); i--) current = chain[i] ?? current;
+    for (let i = chain.length - 1; i >= 0 && isTrusted(current); i--) {
+      const next = chain[i];
+      if (next === undefined) break;
+      current = next;
+    }
     return current;
   };
 }

@@ -133,6 +133,8 @@ export function createUpgradeHandler(deps: UpgradeDeps): (req: IncomingMessage, 
     if (match === null) return refuseHttp(socket, 404, 'not_found');
     const instanceId = decodeSegment(match[1] ?? '');
     if (instanceId === undefined || !isInstanceId(instanceId)) return refuseHttp(socket, 400, 'instance_id_invalid');
+    // RFC 6455 §4.1: the opening handshake is a GET; refused here, before any credential is spent.
+    if (req.method !== 'GET') return refuseHttp(socket, 405, 'bad_request', 'A WebSocket upgrade must be a GET request.');
     if (req.headers.upgrade?.toLowerCase() !== 'websocket' || req.headers['sec-websocket-version'] !== '13' || !WS_KEY.test(req.headers['sec-websocket-key'] ?? '')) {
       return refuseHttp(socket, 400, 'bad_request');
     }
@@ -212,11 +214,28 @@ export function createUpgradeHandler(deps: UpgradeDeps): (req: IncomingMessage, 
         ctx.lease?.release();
         return acceptAndClose(req, socket, head, new GatewayError('shutting_down'));
       }
+      const clientLeft = !socket.readable || !socket.writable;
+      let accepted = false;
       wss.handleUpgrade(req, socket, head, (client) => {
+        accepted = true;
         // A shutdown waits for sessions in setup as well as live ones.
         const setup = deps.setups?.begin();
-        void runSession(client, ctx, authorized, otherProtocols, setup).finally(() => setup?.end());
+        void runSession(client, ctx, authorized, otherProtocols, setup)
+          .catch((error: unknown) => {
+            // An unhandled rejection would end the process; the lease must not outlive the session.
+            deps.logger.error({ err: error, gatewayRequestId: ctx.gatewayRequestId, instanceId: ctx.instanceId }, 'session setup failed unexpectedly');
+            ctx.lease?.release();
+            client.terminate();
+          })
+          .finally(() => setup?.end());
       });
+      if (!accepted) {
+        // ws answers some handshakes itself (a method other than GET, a malformed or repeated
+        // Sec-WebSocket-Protocol) and drops a socket the client closed during the checks above,
+        // without calling back (synchronously, since there is no verifyClient): free the lease.
+        ctx.lease?.release();
+        audit(ctx, { type: 'session.denied', code: clientLeft ? 'client_left' : 'bad_request', stage: 'upgrade' });
+      }
     })();
   };
 
@@ -381,7 +400,7 @@ function decodeSegment(segment: string): string | undefined {
   }
 }
 
-const STATUS_TEXT: Readonly<Record<number, string>> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' };
+const STATUS_TEXT: Readonly<Record<number, string>> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 503: 'Service Unavailable' };
 
 function refuseHttp(socket: Duplex, status: number, code: string, message?: string): void {
   const error = new GatewayError(code as GatewayError['code'], message ? { message } : {});
