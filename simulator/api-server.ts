@@ -56,10 +56,16 @@ export interface InjectedError {
   count?: number;
   /** Instead of answering, drop the connection (a network failure); `code` is then only recorded. */
   drop?: boolean;
+  /** Instead of answering, never answer (a hung API): the caller's timeout must end the call; `code` is only recorded. */
+  hang?: boolean;
 }
 
-/** Thrown to hang up without an answer (an injected network failure). */
-class SimDropConnection extends Error {}
+/** Thrown to hang up without an answer (an injected network failure), or to never answer (`hang`). */
+class SimDropConnection extends Error {
+  constructor(readonly hang = false) {
+    super();
+  }
+}
 
 /** What the API handler works on; owned by simulator/index.ts. */
 export interface ApiServerDeps {
@@ -76,7 +82,7 @@ export interface ApiServerDeps {
   /** The encoded `InstanceVncUrl` value for a token. */
   vncUrlFor(token: string): string;
   /** Removes and returns the first injected error matching this instance, if any. */
-  takeInjectedError(instanceId: string): { code: string; message: string; drop?: boolean } | undefined;
+  takeInjectedError(instanceId: string): { code: string; message: string; drop?: boolean; hang?: boolean } | undefined;
   calls: ApiCallRecord[];
 }
 
@@ -113,9 +119,10 @@ export function createApiRequestHandler(deps: ApiServerDeps): (req: IncomingMess
         body = successBody(fields, requestId);
       } catch (error) {
         if (error instanceof SimDropConnection) {
-          record.code = 'dropped';
+          record.code = error.hang ? 'hung' : 'dropped';
           deps.calls.push(record);
-          res.socket?.destroy();
+          // A hung call stays open until the caller gives up (or the simulator closes).
+          if (!error.hang) res.socket?.destroy();
           return;
         }
         const apiError = error instanceof SimApiError ? error : new SimApiError('InternalError');
@@ -289,7 +296,7 @@ function describeInstanceVncUrl(
   record.instanceId = id;
 
   const injected = deps.takeInjectedError(id);
-  if (injected?.drop === true) throw new SimDropConnection();
+  if (injected?.drop === true || injected?.hang === true) throw new SimDropConnection(injected.hang === true);
   if (injected !== undefined) throw new SimApiError(injected.code, injected.message);
 
   if (!isWellFormedInstanceId(product, id)) {

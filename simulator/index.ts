@@ -63,6 +63,12 @@ export interface Simulator {
   injectError(opts: InjectedError): void;
   /** Changes an instance's state; leaving RUNNING ends its live VNC sessions. Throws for an unknown id. */
   setInstanceState(id: string, state: InstanceState): void;
+  /**
+   * The instance's live VNC sessions freeze (a hung console, a partitioned network): they stop
+   * reading, so nothing is echoed and no ping is answered; each is dropped after `dropAfterMs`
+   * (default 60 s). Returns how many froze.
+   */
+  stallInstance(id: string, dropAfterMs?: number): number;
   /** Accepts another set of credentials from now on (a rotated temporary key, another account). */
   addAccount(account: SimAccount): void;
   /** Keys, pointer events and cut text the built-in RFB server received for an instance. */
@@ -162,7 +168,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         if (match === undefined) return undefined;
         match.remaining--;
         if (match.remaining <= 0) injected.splice(index, 1);
-        return { code: match.code, message: match.message ?? `Injected error ${match.code}.`, ...(match.drop ? { drop: true } : {}) };
+        return { code: match.code, message: match.message ?? `Injected error ${match.code}.`, ...(match.drop ? { drop: true } : {}), ...(match.hang ? { hang: true } : {}) };
       },
       calls,
     }),
@@ -196,6 +202,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       if (instance === undefined) throw new Error(`setInstanceState: unknown instance ${id}`);
       instance.state = state;
       if (state !== 'RUNNING') endpoint.endInstanceSessions(id, state);
+    },
+    stallInstance(id, dropAfterMs = 60_000) {
+      return endpoint.stallInstanceSessions(id, dropAfterMs);
     },
     inputEvents(instanceId) {
       return [...(inputs.get(instanceId) ?? [])];

@@ -22,6 +22,8 @@ export interface VncEndpoint {
   readonly connections: number;
   /** Ends the live sessions of an instance (it left RUNNING) with a normal close. */
   endInstanceSessions(instanceId: string, state: InstanceState): void;
+  /** Freezes the live sessions of an instance (no reads, no pongs), dropping each after `dropAfterMs`; returns how many. */
+  stallInstanceSessions(instanceId: string, dropAfterMs: number): number;
   /** Ends every session: a close frame first, then termination of whatever is still open after a grace period. */
   close(): Promise<void>;
 }
@@ -85,6 +87,17 @@ export function createVncEndpoint(deps: VncEndpointDeps): VncEndpoint {
       for (const [ws, id] of sessions) {
         if (id === instanceId) closeSocket(ws, 1000, `instance is now ${state}`);
       }
+    },
+    stallInstanceSessions(instanceId, dropAfterMs) {
+      let stalled = 0;
+      for (const [ws, id] of sessions) {
+        if (id !== instanceId || ws.readyState !== ws.OPEN) continue;
+        // A paused socket is not read: frames, pings and even the peer's FIN wait in the kernel.
+        ws.pause();
+        setTimeout(() => ws.terminate(), dropAfterMs).unref();
+        stalled++;
+      }
+      return stalled;
     },
     async close() {
       const open = [...sessions.keys()];

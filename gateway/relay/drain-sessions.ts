@@ -73,7 +73,9 @@ export async function drainSessions(sessions: SessionRegistry, options: DrainOpt
       session.relay.close(1001, reason, 'gateway', 'shutdown');
     }
     // relay.done resolves after the close handshake or the relay's close timeout, so this is bounded.
-    await Promise.race([Promise.all(live.map((s) => s.relay.done)), sleep(pollMs)]);
+    // With nothing newly closed (only setups in flight), sleep: Promise.all([]) is already
+    // settled, and racing it would spin on microtasks, starving the event loop (found by the soak).
+    await (live.length > 0 ? Promise.race([Promise.all(live.map((s) => s.relay.done)), sleep(pollMs)]) : sleep(pollMs));
   }
   return { endedWithinGrace, closed: closedIds.size };
 }
