@@ -1,9 +1,13 @@
 // One relayed console session: binary frames both ways between the user's WebSocket and the
 // instance's upstream WebSocket, with backpressure, keepalive and exactly one end result.
 // Knows nothing of JWTs, tickets or Tencent: it is handed two open sockets.
+// Upstream→client frames are passed through verbatim (upstream-leg.ts): the relay takes the
+// upstream socket over from ws and writes complete frames straight to the client's socket.
 
+import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import { ERROR_CATALOGUE, closeReason } from '../errors.js';
+import { socketOf, takeOverUpstream, type UpstreamLeg } from './upstream-leg.js';
 
 export type ClosedBy = 'client' | 'upstream' | 'gateway' | 'admin';
 
@@ -47,8 +51,6 @@ export const RELAY_CLOSE = {
   frameTooLarge: 1009,
   textFrame: 1003,
 } as const;
-
-const BINARY = { binary: true } as const;
 
 // The close code ws sends for each receiver error (ws/lib/receiver.js); 1002 for the rest.
 const WS_ERROR_CLOSE_CODES: Readonly<Record<string, number>> = {
@@ -96,10 +98,14 @@ export class RelaySession {
   private slowTimer: NodeJS.Timeout | undefined;
   /** When the client's queue last rose above the slow-consumer bound; undefined while below. */
   private slowSince: number | undefined;
+  /** The upstream connection, spoken frame by frame once ws has opened it. */
+  private readonly upstream: UpstreamLeg;
+  /** The client's socket, for upstream frames written as received. */
+  private readonly clientSocket: Duplex;
 
   constructor(
     private readonly client: WebSocket,
-    private readonly upstream: WebSocket,
+    upstreamSocket: WebSocket,
     options: RelayOptions = {},
   ) {
     this.now = options.now ?? Date.now;
@@ -113,13 +119,15 @@ export class RelaySession {
     this.lastClientDataAt = this.startedAt;
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
 
+    const clientSocket = socketOf(client);
+    if (clientSocket === undefined) throw new Error('client WebSocket has no socket');
+    this.clientSocket = clientSocket;
     client.on('message', this.fromClient);
-    upstream.on('message', this.fromUpstream);
     client.on('close', (code: number) => {
       this.clientClosed = true;
       this.end({ closeCode: code, closedBy: 'client', reason: 'client_closed' }, 1000, 'client closed');
     });
-    upstream.on('close', (code: number) => {
+    const onUpstreamClose = (code: number): void => {
       this.upstreamClosed = true;
       const clean = code === 1000 || code === 1001;
       this.end(
@@ -127,7 +135,7 @@ export class RelaySession {
         clean ? 1000 : 4502,
         clean ? closeReason('upstream_closed', 'The instance console closed the connection.') : closeReason('upstream_failed', 'The console connection to the instance failed.'),
       );
-    });
+    };
     // 'error' is always followed by 'close'. ws has already answered a protocol error with its
     // own close frame (1009 for an oversized frame, 1007 for invalid UTF-8, 1002 mostly); record
     // that code, the one the client saw, and why the session ended.
@@ -140,16 +148,25 @@ export class RelaySession {
         closeReason('bad_request', 'The client broke the WebSocket protocol.'),
       );
     });
-    upstream.on('error', (error: Error & { code?: string }) => {
-      const tooLarge = wsErrorCloseCode(error.code) === RELAY_CLOSE.frameTooLarge;
+    // The upstream leg has already answered a protocol error with its own close (1009 for an
+    // oversized message, 1002 mostly), as ws did before the takeover.
+    const onUpstreamProtocolError = (closeCode: number): void => {
+      const tooLarge = closeCode === RELAY_CLOSE.frameTooLarge;
       this.end(
         { closeCode: RELAY_CLOSE.upstreamFailed, closedBy: 'upstream', reason: tooLarge ? 'upstream_frame_too_large' : 'upstream_protocol_error' },
         RELAY_CLOSE.upstreamFailed,
         closeReason('upstream_failed', 'The console connection to the instance failed.'),
       );
-    });
+    };
     client.on('pong', () => (this.clientAlive = true));
-    upstream.on('pong', () => (this.upstreamAlive = true));
+    this.upstream = takeOverUpstream(upstreamSocket, {
+      onFrames: this.fromUpstream,
+      onText: () =>
+        this.end({ closeCode: 4502, closedBy: 'upstream', reason: 'upstream_text_frame' }, 4502, closeReason('upstream_failed', 'The instance console sent an unexpected frame.'), 1000),
+      onPong: () => (this.upstreamAlive = true),
+      onProtocolError: onUpstreamProtocolError,
+      onClose: onUpstreamClose,
+    });
 
     if ((options.pingIntervalMs ?? 30_000) > 0) {
       this.pingTimer = setInterval(this.keepalive, options.pingIntervalMs ?? 30_000);
@@ -165,7 +182,7 @@ export class RelaySession {
     }
     // Both sides were paused while the upstream connected; frames flow from here on.
     client.resume();
-    upstream.resume();
+    this.upstream.resume();
   }
 
   /** Ends the session from the gateway's side (shutdown 1001, admin 4410, limits). */
@@ -185,20 +202,24 @@ export class RelaySession {
     }
     this.lastClientDataAt = this.now();
     this.bytesFromClient += data.length;
-    this.upstream.send(data, BINARY, this.afterUpstreamWrite);
+    this.upstream.send(data, this.afterUpstreamWrite);
     if (!this.clientPaused && this.upstream.bufferedAmount > this.high) {
       this.clientPaused = true;
       this.client.pause();
     }
   };
 
-  private readonly fromUpstream = (data: Buffer, isBinary: boolean): void => {
-    if (!isBinary) {
-      this.end({ closeCode: 4502, closedBy: 'upstream', reason: 'upstream_text_frame' }, 4502, closeReason('upstream_failed', 'The instance console sent an unexpected frame.'), 1000);
-      return;
-    }
-    this.bytesFromUpstream += data.length;
-    this.client.send(data, BINARY, this.afterClientWrite);
+  // Complete upstream frames, written as received in one batch (one writev); the write callback
+  // rides on the last piece only.
+  private readonly fromUpstream = (pieces: Buffer[], payloadBytes: number): void => {
+    if (this.ending !== undefined || this.clientClosed) return;
+    this.bytesFromUpstream += payloadBytes;
+    const socket = this.clientSocket;
+    const last = pieces.length - 1;
+    if (last > 0) socket.cork();
+    for (let i = 0; i < last; i++) socket.write(pieces[i]!);
+    socket.write(pieces[last]!, this.afterClientWrite);
+    if (last > 0) socket.uncork();
     const queued = this.client.bufferedAmount;
     if (queued > this.slowConsumerBytes && this.slowSince === undefined) this.startSlowClock();
     if (!this.upstreamPaused && queued > this.high) {
@@ -298,7 +319,6 @@ export class RelaySession {
       if (this.durationTimer) clearTimeout(this.durationTimer);
       if (this.slowTimer) clearTimeout(this.slowTimer);
       this.client.off('message', this.fromClient);
-      this.upstream.off('message', this.fromUpstream);
       // A side paused for backpressure must read again, or its close frame is never seen.
       this.client.resume();
       this.upstream.resume();
