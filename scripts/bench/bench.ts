@@ -71,6 +71,26 @@ function rssBytes(pid: number): number {
   return Number(kib ?? 0) * 1024;
 }
 
+/** CPU time (user + system) a process has used so far, in ms (Linux /proc, 100 ticks/s). */
+function cpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** nginx's worker: the master's only child. */
+function nginxWorkerPid(masterPid: number): number {
+  try {
+    return Number(readFileSync(`/proc/${masterPid}/task/${masterPid}/children`, 'utf8').trim().split(/\s+/)[0]);
+  } catch {
+    return Number.NaN;
+  }
+}
+
 function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
@@ -130,9 +150,17 @@ function closeSocket(opened: Opened): Promise<void> {
   });
 }
 
-async function measureThroughput(open: () => Promise<Opened>): Promise<number> {
+/** CPU ms per GiB relayed by each process of one path: the proxy (none for direct), the upstream, the client. */
+interface CpuPerGiB {
+  proxy: number;
+  upstream: number;
+  client: number;
+}
+
+async function measureThroughput(open: () => Promise<Opened>, pids: { proxy?: number; upstream: number }): Promise<{ mibps: number; cpu: CpuPerGiB }> {
   const s = await open();
   let received = 0;
+  const cpu0 = { proxy: pids.proxy === undefined ? 0 : cpuMs(pids.proxy), upstream: cpuMs(pids.upstream), client: process.cpuUsage() };
   const start = process.hrtime.bigint();
   await new Promise<void>((resolve) => {
     s.onMessage = (data) => {
@@ -142,8 +170,15 @@ async function measureThroughput(open: () => Promise<Opened>): Promise<number> {
     s.ws.send(bulkCommand(BULK_BYTES, FRAME_BYTES));
   });
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const gib = BULK_BYTES / (1024 * MiB);
+  const clientUsage = process.cpuUsage(cpu0.client);
+  const cpu: CpuPerGiB = {
+    proxy: pids.proxy === undefined ? 0 : (cpuMs(pids.proxy) - cpu0.proxy) / gib,
+    upstream: (cpuMs(pids.upstream) - cpu0.upstream) / gib,
+    client: (clientUsage.user + clientUsage.system) / 1000 / gib,
+  };
   await closeSocket(s);
-  return BULK_BYTES / MiB / seconds;
+  return { mibps: BULK_BYTES / MiB / seconds, cpu };
 }
 
 async function echoOnce(s: Opened, payload: Buffer): Promise<number> {
@@ -268,6 +303,8 @@ async function main(): Promise<void> {
     const paths = (Object.keys(openers) as PathName[]).sort();
 
     const throughput: Record<string, number[]> = {};
+    const cpuPerGiB: Record<string, CpuPerGiB[]> = {};
+    const proxyPid: Partial<Record<PathName, number>> = { gateway: gateway.process.pid ?? Number.NaN, ...(nginx ? { nginx: nginxWorkerPid(nginx.pid) } : {}) };
     const latency: Record<string, { p50: number[]; p99: number[] }> = {};
     if (!skip.has('throughput') || !skip.has('latency')) {
       for (let rep = 0; rep < REPS; rep++) {
@@ -276,9 +313,12 @@ async function main(): Promise<void> {
         for (const path of order) {
           const open = openers[path]!;
           if (!skip.has('throughput')) {
-            const mibps = await measureThroughput(open);
+            const { mibps, cpu } = await measureThroughput(open, { ...(proxyPid[path] === undefined ? {} : { proxy: proxyPid[path] }), upstream: twin.process.pid ?? Number.NaN });
             (throughput[path] ??= []).push(mibps);
-            process.stderr.write(`rep ${rep + 1}/${REPS} ${path}: throughput ${mibps.toFixed(0)} MiB/s\n`);
+            (cpuPerGiB[path] ??= []).push(cpu);
+            process.stderr.write(
+              `rep ${rep + 1}/${REPS} ${path}: throughput ${mibps.toFixed(0)} MiB/s; CPU ms per GiB: proxy ${cpu.proxy.toFixed(0)}, upstream ${cpu.upstream.toFixed(0)}, client ${cpu.client.toFixed(0)}\n`,
+            );
           }
         }
         if (!skip.has('latency')) {
@@ -370,6 +410,7 @@ async function main(): Promise<void> {
     const fmt = (n: number | undefined, digits = 1): string => (n === undefined || Number.isNaN(n) ? '–' : n.toFixed(digits));
     const ratio = (a: number | undefined, b: number | undefined): string => (a === undefined || b === undefined ? '–' : `${(a / b).toFixed(2)}×`);
     const tp = (p: PathName): number | undefined => (throughput[p] ? median(throughput[p]) : undefined);
+    const cpuProxy = (p: PathName): number | undefined => (cpuPerGiB[p] ? median(cpuPerGiB[p].map((c) => c.proxy)) : undefined);
     const l50 = (p: PathName): number | undefined => (latency[p] ? median(latency[p].p50) : undefined);
     const l99 = (p: PathName): number | undefined => (latency[p] ? median(latency[p].p99) : undefined);
     const verdict = (ok: boolean | undefined): string => (ok === undefined ? '–' : ok ? 'met' : 'missed');
@@ -377,6 +418,7 @@ async function main(): Promise<void> {
       `| measure | gateway | nginx | direct | gateway ÷ nginx | gateway ÷ direct | target |`,
       `|---|---|---|---|---|---|---|`,
       `| throughput, MiB/s (${BULK_BYTES / MiB} MiB in 64 KiB frames) | ${fmt(tp('gateway'), 0)} | ${fmt(tp('nginx'), 0)} | ${fmt(tp('direct'), 0)} | ${ratio(tp('gateway'), tp('nginx'))} | ${ratio(tp('gateway'), tp('direct'))} | ≥ 0.9× nginx: ${verdict(tp('nginx') === undefined ? undefined : tp('gateway')! >= 0.9 * tp('nginx')!)} |`,
+      `| proxy CPU, ms per GiB relayed (user + system) | ${fmt(cpuProxy('gateway'), 0)} | ${fmt(cpuProxy('nginx'), 0)} | | ${ratio(cpuProxy('gateway'), cpuProxy('nginx'))} | | |`,
       `| echo p50, ms (8-byte messages) | ${fmt(l50('gateway'), 3)} | ${fmt(l50('nginx'), 3)} | ${fmt(l50('direct'), 3)} | ${ratio(l50('gateway'), l50('nginx'))} | ${ratio(l50('gateway'), l50('direct'))} | ≤ 1.2× nginx: ${verdict(l50('nginx') === undefined ? undefined : l50('gateway')! <= 1.2 * l50('nginx')!)} |`,
       `| echo p99, ms | ${fmt(l99('gateway'), 3)} | ${fmt(l99('nginx'), 3)} | ${fmt(l99('direct'), 3)} | ${ratio(l99('gateway'), l99('nginx'))} | ${ratio(l99('gateway'), l99('direct'))} | ≤ 2× nginx: ${verdict(l99('nginx') === undefined ? undefined : l99('gateway')! <= 2 * l99('nginx')!)} |`,
       `| setup p50 / p99, ms (ticket → first upstream byte, ${SETUP_RATE_PER_S}/s) | ${fmt(setup?.p50)} / ${fmt(setup?.p99)} | | | | | p99 ≤ 50 ms: ${verdict(setup === undefined ? undefined : setup.p99 <= 50)} |`,
