@@ -66,11 +66,6 @@ export class FrameParser {
     private readonly options: FrameParserOptions,
   ) {}
 
-  /** True when no frame is partly read: the stream sits on a frame boundary. */
-  get atBoundary(): boolean {
-    return this.state === State.Header && this.headerHave === 0;
-  }
-
   /** Feeds the next chunk of the stream. */
   push(chunk: Buffer): void {
     const length = chunk.length;

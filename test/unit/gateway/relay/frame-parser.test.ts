@@ -172,15 +172,4 @@ describe('the pass-through frame parser', () => {
     expect(parse([frame({ opcode: 8, payload: Buffer.alloc(0) })]).events).toEqual([{ type: 'control', opcode: 8, payload: '' }]);
     expect(parse([frame({ opcode: 8, payload: closePayload(4999) })]).events).toEqual([{ type: 'control', opcode: 8, payload: closePayload(4999).toString('hex') }]);
   });
-
-  it('knows when it sits between frames', () => {
-    const parser = new FrameParser(recorder().sink, { maxMessageBytes: 1 << 20 });
-    expect(parser.atBoundary).toBe(true);
-    parser.push(dataFrames[1]!.subarray(0, 1));
-    expect(parser.atBoundary).toBe(false);
-    parser.push(dataFrames[1]!.subarray(1, 10));
-    expect(parser.atBoundary).toBe(false);
-    parser.push(dataFrames[1]!.subarray(10));
-    expect(parser.atBoundary).toBe(true);
-  });
 });
