@@ -129,7 +129,8 @@ export class RelaySession {
     });
     const onUpstreamClose = (code: number): void => {
       this.upstreamClosed = true;
-      const clean = code === 1000 || code === 1001;
+      // 1005: a close frame without a status code, still a completed close handshake.
+      const clean = code === 1000 || code === 1001 || code === 1005;
       this.end(
         { closeCode: clean ? 1000 : 4502, closedBy: 'upstream', reason: clean ? 'upstream_closed' : `upstream_closed_${code}` },
         clean ? 1000 : 4502,
@@ -201,6 +202,7 @@ export class RelaySession {
       return;
     }
     this.lastClientDataAt = this.now();
+    this.clientAlive = true;
     this.bytesFromClient += data.length;
     this.upstream.send(data, this.afterUpstreamWrite);
     if (!this.clientPaused && this.upstream.bufferedAmount > this.high) {
@@ -212,7 +214,9 @@ export class RelaySession {
   // Complete upstream frames, written as received in one batch (one writev); the write callback
   // rides on the last piece only.
   private readonly fromUpstream = (pieces: Buffer[], payloadBytes: number): void => {
-    if (this.ending !== undefined || this.clientClosed) return;
+    // Once ws has answered (or sent) a close frame, nothing may follow it on the client's wire.
+    if (this.ending !== undefined || this.client.readyState !== this.client.OPEN) return;
+    this.upstreamAlive = true;
     this.bytesFromUpstream += payloadBytes;
     const socket = this.clientSocket;
     const last = pieces.length - 1;
@@ -232,6 +236,8 @@ export class RelaySession {
   private readonly afterUpstreamWrite = (): void => {
     if (this.clientPaused && this.upstream.bufferedAmount <= this.low && this.ending === undefined) {
       this.clientPaused = false;
+      // Its pong may be among the bytes not read while paused: it gets this round.
+      this.clientAlive = true;
       this.client.resume();
     }
   };
@@ -240,6 +246,7 @@ export class RelaySession {
     if (this.slowSince !== undefined && this.client.bufferedAmount <= this.slowConsumerBytes) this.slowSince = undefined;
     if (this.upstreamPaused && this.client.bufferedAmount <= this.low && this.ending === undefined) {
       this.upstreamPaused = false;
+      this.upstreamAlive = true;
       this.upstream.resume();
     }
   };
@@ -279,14 +286,18 @@ export class RelaySession {
     this.idleTimer.unref();
   }
 
+  // A side the relay paused for backpressure is not read, so its pong may sit unread: it is not
+  // judged while paused. A stall is still caught: by the other side's keepalive (the upstream
+  // that stopped reading stops answering pings) or by the slow-consumer bound (the client).
+  // Data received from a side counts as an answer too.
   private readonly keepalive = (): void => {
-    if (!this.clientAlive) {
+    if (!this.clientAlive && !this.clientPaused) {
       // A dead client cannot receive a close frame; the upstream is told normally.
       this.end({ closeCode: 1006, closedBy: 'gateway', reason: 'client_keepalive_timeout' }, 1000, '', 1000);
       this.client.terminate();
       return;
     }
-    if (!this.upstreamAlive) {
+    if (!this.upstreamAlive && !this.upstreamPaused) {
       this.end(
         { closeCode: RELAY_CLOSE.upstreamTimeout, closedBy: 'gateway', reason: 'upstream_keepalive_timeout' },
         RELAY_CLOSE.upstreamTimeout,

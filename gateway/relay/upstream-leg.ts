@@ -95,6 +95,8 @@ const WS_SOCKET_LISTENERS: Readonly<Record<string, string>> = { data: 'socketOnD
 /**
  * Detaches ws from an open, paused upstream WebSocket and returns the leg that reads and writes
  * its socket from now on. Bytes that arrived with the handshake stay queued in the socket.
+ * The ws object is left behind as it was: it stays OPEN and never emits 'close' or 'message'
+ * again, so nothing may listen to it or send through it after the takeover.
  * Throws if ws's socket listeners are not where ws 8 puts them: two parsers on one stream
  * would corrupt it, so an incompatible ws must fail loudly, not subtly.
  */
@@ -243,7 +245,9 @@ export class UpstreamLeg implements FrameSink {
       this.handlers.onPong();
       return;
     }
-    // Close: answer with the same code (an empty close for none), then end our side.
+    // Close: nothing after it is read (RFC 6455 §5.5.1: the endpoint sends no more data frames);
+    // answer with the same code (an empty close for none), then end our side.
+    this.parser.stop();
     this.closeReceived = true;
     this.closeCode = payload.length >= 2 ? payload.readUInt16BE(0) : 1005;
     if (!this.closeSent) {

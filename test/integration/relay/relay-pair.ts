@@ -5,6 +5,16 @@ import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import { RelaySession, type RelayOptions, type RelayResult } from '../../../gateway/relay/relay-session.js';
 
+/** The relay's side of one connection: everything but the test's client. */
+export interface RelayFront {
+  /** Where the test's client connects. */
+  port: number;
+  /** Settles once a client connected and the relay runs. */
+  ready: Promise<{ relay: RelaySession; gatewayClient: WebSocket; upstreamPeer: WebSocket }>;
+  upstreamClosed: Promise<{ code: number; reason: string }>;
+  close(): Promise<void>;
+}
+
 export interface RelayPair {
   /** The test's client socket. */
   client: WebSocket;
@@ -36,7 +46,8 @@ function listening(server: WebSocketServer): Promise<number> {
   return new Promise((resolve) => server.once('listening', () => resolve((server.address() as AddressInfo).port)));
 }
 
-export async function startRelayPair(options: RelayPairOptions = {}): Promise<RelayPair> {
+/** Starts the upstream server and the relay's front; the caller connects its own client to `port`. */
+export async function startRelayFront(options: RelayPairOptions = {}): Promise<RelayFront> {
   const upstreamServer = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false, autoPong: options.upstreamServer?.autoPong ?? true });
   const upstreamPort = await listening(upstreamServer);
   let upstreamClosedResolve: (v: { code: number; reason: string }) => void = () => undefined;
@@ -51,7 +62,7 @@ export async function startRelayPair(options: RelayPairOptions = {}): Promise<Re
   );
 
   const front = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false, maxPayload: options.maxClientPayloadBytes ?? 64 * 1024 });
-  const frontPort = await listening(front);
+  const port = await listening(front);
   const relayReady = new Promise<{ relay: RelaySession; gatewayClient: WebSocket }>((resolve) =>
     front.once('connection', (gatewayClient) => {
       gatewayClient.pause();
@@ -64,14 +75,26 @@ export async function startRelayPair(options: RelayPairOptions = {}): Promise<Re
       });
     }),
   );
+  const ready = Promise.all([relayReady, upstreamPeerReady]).then(([r, upstreamPeer]) => ({ ...r, upstreamPeer }));
+  return {
+    port,
+    ready,
+    upstreamClosed,
+    async close() {
+      for (const socket of [...front.clients, ...upstreamServer.clients]) socket.terminate();
+      await Promise.all([new Promise((r) => front.close(r)), new Promise((r) => upstreamServer.close(r))]);
+    },
+  };
+}
 
-  const client = new WebSocket(`ws://127.0.0.1:${frontPort}/`, { perMessageDeflate: false, autoPong: options.client?.autoPong ?? true, maxPayload: 256 * 1024 * 1024 });
+export async function startRelayPair(options: RelayPairOptions = {}): Promise<RelayPair> {
+  const front = await startRelayFront(options);
+  const client = new WebSocket(`ws://127.0.0.1:${front.port}/`, { perMessageDeflate: false, autoPong: options.client?.autoPong ?? true, maxPayload: 256 * 1024 * 1024 });
   const received: Buffer[] = [];
   client.on('message', (data: Buffer) => received.push(data));
   client.on('error', () => undefined);
   const clientClosed = new Promise<{ code: number; reason: string }>((resolve) => client.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
-  const { relay, gatewayClient } = await relayReady;
-  const upstreamPeer = await upstreamPeerReady;
+  const { relay, gatewayClient, upstreamPeer } = await front.ready;
   await new Promise<void>((resolve) => (client.readyState === WebSocket.OPEN ? resolve() : client.once('open', () => resolve())));
 
   return {
@@ -81,23 +104,26 @@ export async function startRelayPair(options: RelayPairOptions = {}): Promise<Re
     relay,
     gatewayClient,
     upstreamPeer,
-    upstreamClosed,
+    upstreamClosed: front.upstreamClosed,
     result: relay.done,
     async close() {
       client.terminate();
-      upstreamPeer.terminate();
-      gatewayClient.terminate();
-      await Promise.all([new Promise((r) => front.close(r)), new Promise((r) => upstreamServer.close(r))]);
+      await front.close();
     },
   };
 }
 
-/** An upstream that sends `totalBytes` in `frameBytes` frames as fast as its own queue allows. */
+/**
+ * An upstream that sends `totalBytes` in `frameBytes` frames as fast as its own queue allows.
+ * Each frame is numbered: its first four bytes are its index, the rest the index's low byte, so
+ * {@link checkSequence} can tell a lost, repeated, reordered or altered frame.
+ */
 export function floodUpstream(totalBytes: number, frameBytes: number, progress: { sent: number }): (peer: WebSocket) => void {
   return (peer) => {
-    const frame = Buffer.alloc(frameBytes, 0x5a);
+    let index = 0;
     const pump = (): void => {
       while (progress.sent < totalBytes && peer.readyState === WebSocket.OPEN) {
+        const frame = numberedFrame(index++, frameBytes);
         progress.sent += frame.length;
         // Its own backpressure: wait for the queue to drain rather than buffer without end.
         if (peer.bufferedAmount > 2 * 1024 * 1024) {
@@ -109,4 +135,15 @@ export function floodUpstream(totalBytes: number, frameBytes: number, progress: 
     };
     pump();
   };
+}
+
+function numberedFrame(index: number, frameBytes: number): Buffer {
+  const frame = Buffer.alloc(frameBytes, index & 0xff);
+  frame.writeUInt32BE(index, 0);
+  return frame;
+}
+
+/** The index of the first received frame that is not the next numbered frame, or -1 when all are. */
+export function checkSequence(received: readonly Buffer[], frameBytes: number): number {
+  return received.findIndex((data, index) => !data.equals(numberedFrame(index, frameBytes)));
 }
