@@ -181,7 +181,7 @@ describe('the browser console against the simulator', () => {
         await page.waitForTimeout(500);
         expect(sockets).toBe(0);
         expect(requests).toEqual([path, '/assets/console.css']);
-        if (path === '/') await screenshot(page, 'sign-in-required');
+        await screenshot(page, path === '/' ? 'sign-in-required' : 'sign-in-required-console');
         await page.close();
       }
     } finally {
@@ -238,3 +238,37 @@ describe('the browser console under the per-instance limit', () => {
     await context.close();
   });
 });
+
+describe('the browser console when the user is at the concurrent-session limit', () => {
+  let h: Harness;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    browser = await launchChromium();
+    // One session per user; a lease lapses 3 s after its replica stops renewing it, so the
+    // refusal's retryAfter is a few seconds.
+    h = await startHarness({ store: 'memory', instances: INSTANCES, env: { USER_MAX_SESSIONS: '1', SESSION_TTL_S: '3' } });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await h?.close();
+  });
+
+  it('counts down and reconnects by itself once the countdown reaches zero and a slot is free', async () => {
+    const context = await signedInContext(browser, h.gateway.url, COOKIE, await h.token('sam'));
+    const first = await context.newPage();
+    await first.goto(`${h.gateway.url}/console/lhins-demo0001`);
+    await waitForStatus(first, 'Connected.');
+
+    const second = await context.newPage();
+    await second.goto(`${h.gateway.url}/console/ins-cvm00001`);
+    await waitForStatus(second, 'Retrying in');
+    // The user closes the other console; the waiting one gets in on its own, no click.
+    await first.click('#disconnect');
+    await waitForStatus(second, 'Connected.');
+    await second.waitForFunction(() => (document.querySelector<HTMLCanvasElement>('#screen canvas')?.width ?? 0) === 800, null, { timeout: 10_000 });
+    await screenshot(second, 'console-reconnected-after-countdown');
+    await context.close();
+  });
+});
+

@@ -17,6 +17,7 @@ const ROOT_COLOUR = '#3366cc';
 const ROOT_RGB: [number, number, number] = [0x33, 0x66, 0xcc];
 const INSTANCE = 'lhins-x11vnc01';
 const TYPED = 'typed-in-chromium 42';
+const TO_REMOTE = 'from the browser to X 7';
 
 const BINARIES: [string, string][] = [
   ['/usr/bin/Xvfb', 'xvfb'],
@@ -24,6 +25,7 @@ const BINARIES: [string, string][] = [
   ['/usr/bin/xterm', 'xterm'],
   ['/usr/bin/xsetroot', 'x11-xserver-utils'],
   ['/usr/bin/xdotool', 'xdotool'],
+  ['/usr/bin/xprop', 'x11-utils'],
 ];
 
 /** Each server in its own process group, so afterAll ends it and all its children. */
@@ -158,6 +160,24 @@ describe('the browser console against Xvfb + x11vnc', () => {
     expect(readFileSync(typedFile, 'utf8')).toBe(`${TYPED}\n`);
     await page.waitForTimeout(300); // let the xterm's echo reach the canvas for the picture
     await screenshot(page, 'console-x11vnc');
+    await context.close();
+  });
+
+  it('delivers clipboard text sent from the page to the X display', async () => {
+    const xenv = { ...process.env, DISPLAY: display };
+    const context = await signedInContext(browser, h.gateway.url, 'corp_session', await h.token('sam'));
+    const page = await context.newPage();
+    await page.goto(`${h.gateway.url}/console/${INSTANCE}`);
+    await waitForStatus(page, 'Connected.');
+
+    // Page → remote: noVNC's ClientCutText, which x11vnc stores in the display's cut buffer.
+    await page.click('#clipboard-menu summary');
+    await page.fill('#clipboard-text', TO_REMOTE);
+    await page.click('#clipboard-send');
+    const cutBuffer = (): string => spawnSync('xprop', ['-root', 'CUT_BUFFER0'], { env: xenv, timeout: 2000, encoding: 'utf8' }).stdout ?? '';
+    await until(() => cutBuffer().includes(JSON.stringify(TO_REMOTE)), 10_000, 'the text in the X cut buffer');
+
+    await screenshot(page, 'console-x11vnc-clipboard');
     await context.close();
   });
 });
