@@ -11,7 +11,14 @@ export interface ConnectProxy {
   close(): Promise<void>;
 }
 
-export async function startConnectProxy(options: { hijackTo?: { host: string; port: number } } = {}): Promise<ConnectProxy> {
+export interface ConnectProxyOptions {
+  /** Sends tunnels to this server instead of where they asked to go. */
+  hijackTo?: { host: string; port: number };
+  /** Only tunnels to these hosts are hijacked (default: every tunnel). */
+  hijackHosts?: readonly string[];
+}
+
+export async function startConnectProxy(options: ConnectProxyOptions = {}): Promise<ConnectProxy> {
   const tunnels: string[] = [];
   const sockets = new Set<Socket>();
   const server: Server = createServer((client) => {
@@ -32,7 +39,8 @@ export async function startConnectProxy(options: { hijackTo?: { host: string; po
       const host = (match[1] ?? '').replace(/^\[|\]$/g, '');
       const port = Number(match[2]);
       tunnels.push(`${match[1]}:${port}`);
-      const target = options.hijackTo ?? { host, port };
+      const hijacked = options.hijackTo !== undefined && (options.hijackHosts === undefined || options.hijackHosts.includes(host));
+      const target = hijacked && options.hijackTo ? options.hijackTo : { host, port };
       const upstream = connect(target.port, target.host, () => {
         client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
         const rest = head.subarray(end + 4);

@@ -68,4 +68,23 @@ describe('egress through HTTPS_PROXY', () => {
     expect(proxy.tunnels.length).toBeGreaterThan(0);
     expect(h.audit().some((r) => r.type === 'session.started')).toBe(false);
   });
+
+  it('verifies the upstream WebSocket through the tunnel on its own, with the API call going direct', async () => {
+    const tls = await createSelfSignedCertificate(mkdtempSync(join(tmpdir(), 'vnc-gateway-mitm-')));
+    mitm = createTlsServer({ cert: tls.cert, key: tls.key }, (socket) => socket.on('error', () => undefined));
+    mitm.on('tlsClientError', () => undefined);
+    await new Promise<void>((resolve) => mitm!.listen(0, '127.0.0.1', resolve));
+    // Only the VNC endpoint's host (localhost) is diverted; the API (127.0.0.1) bypasses the proxy.
+    proxy = await startConnectProxy({ hijackTo: { host: '127.0.0.1', port: (mitm.address() as AddressInfo).port }, hijackHosts: ['localhost'] });
+    h = await startHarness({ store: 'memory', instances: INSTANCES, env: { HTTPS_PROXY: proxy.url, NO_PROXY: '127.0.0.1' } });
+    const ticket = (await h.requestTicket('lhins-echo0001', await h.token())).body.ticket as string;
+    const s = h.open('lhins-echo0001', { ticket });
+    const closed = await within(s.closed, 10_000, 'close');
+    // Tencent answered with a URL; the upstream behind the proxy failed its certificate check.
+    expect(h.simulator.calls.filter((c) => c.action === 'DescribeInstanceVncUrl').map((c) => c.code)).toEqual(['ok']);
+    expect(proxy.tunnels).toEqual([`localhost:${h.simulator.vncPort}`]);
+    expect(closed.code).toBe(4502);
+    expect(s.received).toHaveLength(0);
+    expect(h.audit().some((r) => r.type === 'session.started')).toBe(false);
+  });
 });

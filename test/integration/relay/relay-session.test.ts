@@ -96,6 +96,17 @@ describe('lifecycle rules', () => {
     expect((await within(p.upstreamClosed, 5000, 'upstream close')).code).toBe(1000);
   });
 
+  it('does not count the pongs of a client that answers the keepalive but sends nothing as activity', async () => {
+    pair = await startRelayPair({ relay: { idleTimeoutMs: 500, pingIntervalMs: 100 } });
+    const p = pair;
+    let pongs = 0;
+    p.gatewayClient.on('pong', () => pongs++);
+    const closed = await within(p.clientClosed, 5000, 'the idle close');
+    expect(pongs).toBeGreaterThanOrEqual(2);
+    expect(closed.code).toBe(4408);
+    expect(await within(p.result, 5000, 'result')).toMatchObject({ closeCode: 4408, reason: 'idle_timeout' });
+  });
+
   it('ends a session at its maximum duration with 4410, the shorter of config and policy', async () => {
     expect(maxDurationMs(3_600_000, 60)).toBe(60_000);
     expect(maxDurationMs(60_000, 3600)).toBe(60_000);
