@@ -6,7 +6,7 @@
 
 import { readFileSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { AuditRecord } from './audit/audit-events.js';
+import type { AuditRecord, RateLimitExceeded } from './audit/audit-events.js';
 import type { AuditLog } from './audit/audit-log.js';
 import { ERROR_CATALOGUE, isGatewayError } from './errors.js';
 import { TENCENT_ERROR_CODES } from './tencent/error-codes.js';
@@ -56,11 +56,22 @@ const KNOWN_CLOSE_CODES = new Set([1000, 1001, 1002, 1003, 1005, 1006, 1007, 100
 const SYNTHETIC_TENCENT_CODES = new Set(['Timeout', 'NetworkError', 'MalformedVncUrl', 'HostNotAllowed', 'UnknownError']);
 const KNOWN_GATEWAY_CODES = new Set([...Object.keys(ERROR_CATALOGUE), 'client_left']);
 const TOKEN = /^[a-z][a-z0-9_.]{0,39}$/;
+// Every scope a ratelimit.exceeded record can name, listed so the compiler flags a new one
+// (the concurrent-session scopes carry a '-', which TOKEN does not allow).
+const LIMIT_SCOPES: Readonly<Record<RateLimitExceeded['scope'], true>> = {
+  instance: true,
+  api: true,
+  user: true,
+  'user-sessions': true,
+  'instance-sessions': true,
+  auth: true,
+};
 const ACTION = /^[A-Z][A-Za-z0-9]{1,63}$/;
 
 const closeCodeLabel = (code: number): string => (KNOWN_CLOSE_CODES.has(code) ? String(code) : 'other');
 const gatewayCodeLabel = (code: string): string => (KNOWN_GATEWAY_CODES.has(code) ? code : 'other');
 const tokenLabel = (value: string | undefined): string => (value !== undefined && TOKEN.test(value) ? value : 'other');
+const scopeLabel = (scope: string): string => (Object.hasOwn(LIMIT_SCOPES, scope) ? scope : 'other');
 
 function tencentCodeLabel(code: string | undefined): string {
   if (code === undefined) return 'other';
@@ -165,7 +176,7 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
   });
   const limitRefusals = new Counter({
     name: `${METRIC_PREFIX}limit_refusals_total`,
-    help: 'Budget refusals (4429 / HTTP 429), by scope (instance, api, user).',
+    help: 'Budget refusals (4429 / HTTP 429), by scope (instance, api, user, user-sessions, instance-sessions, auth).',
     labelNames: ['scope'],
     registers,
   });
@@ -208,7 +219,7 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
         refusals.inc({ code: gatewayCodeLabel(record.code), stage: tokenLabel(record.stage) });
         break;
       case 'ratelimit.exceeded':
-        limitRefusals.inc({ scope: tokenLabel(record.scope) });
+        limitRefusals.inc({ scope: scopeLabel(record.scope) });
         break;
       case 'auth.failed':
         authFailures.inc({ code: gatewayCodeLabel(record.code), source: tokenLabel(record.source) });

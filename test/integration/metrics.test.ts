@@ -35,7 +35,20 @@ describe('GET /metrics', () => {
       store: 'redis',
       // One attempt per instance per minute, so a second open of the same instance is refused.
       env: { INSTANCE_CONNECTS_PER_MINUTE: '1' },
+      // lhins-excl0001 takes one session at a time (the earlier rule wins a tie), so a second
+      // concurrent open is refused with scope instance-sessions.
+      policyYaml: `
+rules:
+  - groups: [sre]
+    instances: ["lhins-excl0001"]
+    role: operator
+    maxConcurrentSessions: 1
+  - groups: [sre]
+    instances: ["*"]
+    role: operator
+`,
       instances: [
+        { id: 'lhins-excl0001', state: 'RUNNING', vnc: { kind: 'echo' } },
         { id: 'lhins-echo0001', state: 'RUNNING', vnc: { kind: 'echo' } },
         { id: 'lhins-echo0002', state: 'RUNNING', vnc: { kind: 'echo' } },
         { id: 'lhins-stopped1', state: 'STOPPED', vnc: { kind: 'echo' } },
@@ -92,26 +105,37 @@ describe('GET /metrics', () => {
     expect(await within(h.open('lhins-echo0001').refused, 5000, 'refusal')).toBe(401);
     expect((await h.requestTicket('lhins-echo0001', 'not.a.jwt')).status).toBe(401);
 
-    await eventually(() => h.audit().filter((r) => r.type === 'session.ended').length === 2, 5000, 'both ends');
+    // 5. A concurrency limit: a second session on an exclusive instance while the first is live.
+    const holder = h.open('lhins-excl0001', { ticket: await ticketFor('lhins-excl0001') });
+    await within(holder.opened, 5000, 'open');
+    const intruder = h.open('lhins-excl0001', { ticket: await ticketFor('lhins-excl0001') });
+    const refusal = await within(intruder.closed, 5000, 'close');
+    expect(refusal.code).toBe(4429);
+    holder.ws.close(1000);
+    await within(holder.closed, 5000, 'close');
+
+    await eventually(() => h.audit().filter((r) => r.type === 'session.ended').length === 3, 5000, 'three ends');
     const text = await scrape();
     expect(sample(text, 'vnc_gateway_sessions_live')).toBe(0);
-    expect(sample(text, 'vnc_gateway_tickets_issued_total')).toBe(4);
-    expect(sample(text, 'vnc_gateway_sessions_started_total')).toBe(2);
-    expect(sample(text, 'vnc_gateway_sessions_ended_total', { close_code: '1000', closed_by: 'client', reason: 'client_closed' })).toBe(2);
+    expect(sample(text, 'vnc_gateway_tickets_issued_total')).toBe(6);
+    expect(sample(text, 'vnc_gateway_sessions_started_total')).toBe(3);
+    expect(sample(text, 'vnc_gateway_sessions_ended_total', { close_code: '1000', closed_by: 'client', reason: 'client_closed' })).toBe(3);
     expect(sample(text, 'vnc_gateway_relayed_bytes_total', { direction: 'from_client' })).toBe(3000);
     expect(sample(text, 'vnc_gateway_relayed_bytes_total', { direction: 'from_upstream' })).toBe(3000);
-    expect(sample(text, 'vnc_gateway_session_setup_seconds_count')).toBe(2);
-    expect(sample(text, 'vnc_gateway_session_setup_seconds_bucket', { le: '+Inf' })).toBe(2);
-    expect(sample(text, 'vnc_gateway_session_duration_seconds_count')).toBe(2);
+    expect(sample(text, 'vnc_gateway_session_setup_seconds_count')).toBe(3);
+    expect(sample(text, 'vnc_gateway_session_setup_seconds_bucket', { le: '+Inf' })).toBe(3);
+    expect(sample(text, 'vnc_gateway_session_duration_seconds_count')).toBe(3);
     expect(sample(text, 'vnc_gateway_session_refusals_total', { code: 'instance_state', stage: 'upstream' })).toBe(1);
-    expect(sample(text, 'vnc_gateway_session_refusals_total', { code: 'rate_limited', stage: 'upgrade' })).toBe(1);
+    expect(sample(text, 'vnc_gateway_session_refusals_total', { code: 'rate_limited', stage: 'upgrade' })).toBe(2);
     expect(sample(text, 'vnc_gateway_limit_refusals_total', { scope: 'instance' })).toBe(1);
+    expect(sample(text, 'vnc_gateway_limit_refusals_total', { scope: 'instance-sessions' })).toBe(1);
+    expect(sample(text, 'vnc_gateway_limit_refusals_total', { scope: 'other' })).toBeUndefined();
     expect(sample(text, 'vnc_gateway_auth_failures_total', { code: 'auth_required', source: 'none' })).toBe(1);
     expect(sample(text, 'vnc_gateway_auth_failures_total', { code: 'auth_invalid', source: 'bearer' })).toBe(1);
     const vnc = { product: 'lighthouse', action: 'DescribeInstanceVncUrl' };
-    expect(sample(text, 'vnc_gateway_tencent_api_requests_total', { ...vnc, result: 'ok' })).toBe(2);
+    expect(sample(text, 'vnc_gateway_tencent_api_requests_total', { ...vnc, result: 'ok' })).toBe(3);
     expect(sample(text, 'vnc_gateway_tencent_api_requests_total', { ...vnc, result: 'UnsupportedOperation.InvalidInstanceState' })).toBe(1);
-    expect(sample(text, 'vnc_gateway_tencent_api_duration_seconds_count', vnc)).toBe(3);
+    expect(sample(text, 'vnc_gateway_tencent_api_duration_seconds_count', vnc)).toBe(4);
   });
 
   it('carries no user, instance or token in any label', async () => {
