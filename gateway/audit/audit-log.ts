@@ -4,7 +4,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { GatewayError } from '../errors.js';
-import type { AuditInput, AuditRecord } from './audit-events.js';
+import { AUDIT_FIELDS, type Actor, type AuditInput, type AuditRecord, type FieldCopy } from './audit-events.js';
 import { GENESIS_HASH, linkRecord } from './audit-chain.js';
 
 /** A plain line sink (stdout, a test's array): receives one chained JSON line per record. */
@@ -73,8 +73,7 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
 
   return {
     record(input) {
-      // Spread of typed input only: no field reaches the trail that the schema does not name.
-      const record = { id: newId(), ts: new Date(now()).toISOString(), ...input } as AuditRecord;
+      const record = buildRecord(newId(), new Date(now()).toISOString(), input);
       for (const sink of sinks) sink.append(record);
       return record;
     },
@@ -99,6 +98,29 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
       await Promise.all(sinks.map((s) => s.close()));
     },
   };
+}
+
+/**
+ * Copies exactly the fields the record's type allows (AUDIT_FIELDS) from `input`: whatever
+ * else a caller passed, a token by mistake included, is left behind. Throws for a type the
+ * schema does not know (a programming error: the types rule it out).
+ */
+function buildRecord(id: string, ts: string, input: AuditInput): AuditRecord {
+  const source = input as unknown as Record<string, unknown>;
+  const fields = (AUDIT_FIELDS as Readonly<Record<string, Readonly<Record<string, FieldCopy>>>>)[String(source.type)];
+  if (fields === undefined || !Object.hasOwn(AUDIT_FIELDS, String(source.type))) throw new TypeError(`unknown audit record type ${JSON.stringify(source.type)}`);
+  const record: Record<string, unknown> = { id, ts };
+  for (const [name, copy] of Object.entries(fields)) {
+    const value = source[name];
+    if (value === undefined) continue;
+    record[name] = copy === 'actor' ? copyActor(value as Actor | null) : value;
+  }
+  return record as unknown as AuditRecord;
+}
+
+function copyActor(actor: Actor | null): Actor | null {
+  if (actor === null) return null;
+  return actor.email === undefined ? { sub: actor.sub } : { sub: actor.sub, email: actor.email };
 }
 
 /**
