@@ -1,7 +1,10 @@
 // The audit trail in a Redis Stream (AUDIT_REDIS_STREAM), shared by every replica. One chain
-// for the whole fleet: a Lua script appends a batch only if the stream's last hash is the one
-// the batch was linked to (compare-and-append), so concurrent replicas never fork the chain.
-// Retention by length (MAXLEN ~) and/or age (MINID ~).
+// for the whole fleet: a Lua script appends a batch only if the chain's head is the one the
+// batch was linked to (compare-and-append), so concurrent replicas never fork the chain. The
+// head (last hash, its entry id, records ever appended) lives in its own key, updated by the
+// same script: deleting the newest entries cannot be papered over by the next append, and
+// `audit verify` compares the stream's end with it. Retention by length (MAXLEN ~) and/or age
+// (MINID ~); both keep the newest entries, so the head's entry is never trimmed.
 
 import type { AuditRecord } from './audit-events.js';
 import { GENESIS_HASH, linkRecord } from './audit-chain.js';
@@ -27,42 +30,73 @@ export interface RedisStreamSinkOptions {
   maxPendingRecords?: number;
 }
 
-// KEYS[1]: the stream. ARGV: expected last hash, genesis hash, maxLen, minId ('' = none),
-// then hash, line pairs. Each entry has fields `hash` and `record` (the chained JSON line).
-// Returns {1} when appended, or {0, actualLastHash} when another writer moved the head.
+// KEYS[1]: the stream, KEYS[2]: its head (a hash: `hash`, `id`, `seq`). ARGV: expected head
+// hash, genesis hash, maxLen, minId ('' = none), then hash, line pairs. Each entry has fields
+// `hash` and `record` (the chained JSON line). Returns {1} when appended, or {0, actualHead}
+// when another writer moved the head.
 const APPEND_LUA = `
-local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
-local head = ARGV[2]
-if #last > 0 then
-  local fields = last[1][2]
-  for i = 1, #fields, 2 do
-    if fields[i] == 'hash' then head = fields[i + 1] end
+local stored = redis.call('HMGET', KEYS[2], 'hash', 'id')
+local head = stored[1]
+if not head then
+  -- A stream written before the head key existed (or a new one): continue from its newest entry.
+  head = ARGV[2]
+  local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+  if #last > 0 then
+    local fields = last[1][2]
+    for i = 1, #fields, 2 do
+      if fields[i] == 'hash' then head = fields[i + 1] end
+    end
   end
+  redis.call('HSET', KEYS[2], 'seq', redis.call('XLEN', KEYS[1]))
 end
 if head ~= ARGV[1] then return {0, head} end
+local id
 for i = 5, #ARGV, 2 do
-  redis.call('XADD', KEYS[1], '*', 'hash', ARGV[i], 'record', ARGV[i + 1])
+  id = redis.call('XADD', KEYS[1], '*', 'hash', ARGV[i], 'record', ARGV[i + 1])
 end
+redis.call('HSET', KEYS[2], 'hash', ARGV[#ARGV - 1], 'id', id)
+redis.call('HINCRBY', KEYS[2], 'seq', (#ARGV - 4) / 2)
 local maxLen = tonumber(ARGV[3])
 if maxLen > 0 then redis.call('XTRIM', KEYS[1], 'MAXLEN', '~', maxLen) end
 if ARGV[4] ~= '' then redis.call('XTRIM', KEYS[1], 'MINID', '~', ARGV[4]) end
 return {1}
 `;
 
+/**
+ * The key holding the chain head of stream `key`, in the same Cluster slot: the stream key
+ * with `:head` appended when it has a `{hash tag}`, else the whole key as the tag (Redis hashes
+ * a key without a tag whole, so `{key}` hashes the same).
+ */
+export function streamHeadKey(key: string): string {
+  const open = key.indexOf('{');
+  const close = open === -1 ? -1 : key.indexOf('}', open + 1);
+  if (open !== -1 && close > open + 1) return `${key}:head`;
+  if (!key.includes('}')) return `{${key}}:head`;
+  throw new RangeError(`AUDIT_REDIS_STREAM ${JSON.stringify(key)} holds a '}' outside a {hash tag}: its head key could not share its Cluster slot; use a key like {audit}:stream`);
+}
+
+/** The stored head of a stream's chain; undefined when the head key does not exist. */
+export async function readStreamHead(redis: RedisConnection, key: string): Promise<{ hash: string; id: string; seq: number } | undefined> {
+  const fields = await redis.hgetall(streamHeadKey(key));
+  if (fields.hash === undefined || fields.id === undefined) return undefined;
+  return { hash: fields.hash, id: fields.id, seq: Number(fields.seq ?? 0) };
+}
+
 const COMMAND = 'vncgwAuditAppend';
-type AppendCommand = (key: string, ...args: string[]) => Promise<[number, string?]>;
+type AppendCommand = (stream: string, head: string, ...args: string[]) => Promise<[number, string?]>;
 
 /** A sink appending to a Redis stream; records wait in memory (bounded) while Redis is away. */
 export function createRedisStreamSink(options: RedisStreamSinkOptions): ChainedSink {
   const { redis, key } = options;
+  const headKey = streamHeadKey(key);
   const log = options.log ?? (() => undefined);
   const now = options.now ?? Date.now;
   const maxBatch = options.maxBatchRecords ?? 128;
   const retryMs = options.retryMs ?? 500;
   const maxPending = options.maxPendingRecords ?? 100_000;
   const commands = redis as unknown as Record<string, AppendCommand | undefined>;
-  if (typeof commands[COMMAND] !== 'function') redis.defineCommand(COMMAND, { numberOfKeys: 1, lua: APPEND_LUA });
-  const run = (...args: string[]): Promise<[number, string?]> => (commands[COMMAND] as AppendCommand).call(redis, key, ...args);
+  if (typeof commands[COMMAND] !== 'function') redis.defineCommand(COMMAND, { numberOfKeys: 2, lua: APPEND_LUA });
+  const run = (...args: string[]): Promise<[number, string?]> => (commands[COMMAND] as AppendCommand).call(redis, key, headKey, ...args);
 
   // Until the first connection is up, writes wait in ioredis' startup queue: not a failure yet.
   let wasReady = redis.status === 'ready';

@@ -1,12 +1,14 @@
 // Verifies a stored trail's hash chain: audit files in order (rotated ones first), or a Redis
 // stream. Reports the first broken record: edited (hash mismatch), removed / inserted /
-// reordered (prevHash mismatch), or cut short (a partial last line).
+// reordered (prevHash mismatch), or cut short (a partial last line); for a stream also the
+// newest records removed (the stream ends before the head the appending script stored).
 
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { RedisConnection } from '../state/redis-client.js';
 import { checkLink, GENESIS_HASH } from './audit-chain.js';
+import { readStreamHead, streamHeadKey } from './audit-redis-sink.js';
 
 export interface VerifyOptions {
   /**
@@ -88,20 +90,50 @@ export async function verifyFiles(paths: readonly string[], options: VerifyOptio
   return verifier.result();
 }
 
-/** Verifies a Redis stream from its first entry to its last. */
+/**
+ * Verifies a Redis stream from its first entry to its last, then against its stored head: the
+ * head's entry must still be there with the head's hash (entries after it are appends made
+ * while verifying), and without `partial` the records up to it must number the head's count.
+ */
 export async function verifyStream(redis: RedisConnection, key: string, options: VerifyOptions = {}): Promise<VerifyResult> {
+  // The head first: whatever is appended after this read lies beyond it and is checked as chain.
+  const head = await readStreamHead(redis, key);
   const verifier = createChainVerifier(options);
+  let recordsAtHead: number | undefined;
   let start = '-';
   for (;;) {
     const entries = (await redis.xrange(key, start, '+', 'COUNT', 1000)) as [string, string[]][];
     for (const [id, fields] of entries) {
       let line: string | undefined;
       for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === 'record') line = fields[i + 1];
-      if (verifier.push(line ?? '', `stream ${key} entry ${id}`, true)) return verifier.result();
+      const where = `stream ${key} entry ${id}`;
+      if (verifier.push(line ?? '', where, true)) return verifier.result();
+      if (head !== undefined && id === head.id) {
+        const sofar = verifier.result();
+        if (sofar.ok && sofar.lastHash !== head.hash) {
+          return { ok: false, records: sofar.records - 1, index: sofar.records, where, id: undefined, reason: `its hash is not the stored head's (${streamHeadKey(key)}): the entry was replaced` };
+        }
+        recordsAtHead = sofar.records;
+      }
     }
-    if (entries.length < 1000) return verifier.result();
+    if (entries.length < 1000) break;
     start = `(${entries[entries.length - 1]![0]}`;
   }
+  const result = verifier.result();
+  if (!result.ok) return result;
+  const where = `stream ${key} head ${streamHeadKey(key)}`;
+  const fail = (reason: string): VerifyResult => ({ ok: false, records: result.records, index: result.records + 1, where, id: undefined, reason });
+  if (head === undefined) {
+    if (result.records === 0) return result;
+    return fail(`the stream has no stored head (${streamHeadKey(key)}): it was deleted, or no gateway with a head key has appended yet, so removal of the newest records cannot be ruled out`);
+  }
+  if (recordsAtHead === undefined) {
+    return fail(`the newest records were removed: the stream ends before its stored head, entry ${head.id} (record ${head.seq} of the trail, hash ${head.hash})`);
+  }
+  if (!options.partial && recordsAtHead !== head.seq) {
+    return fail(`${head.seq} records were appended up to the stored head but the stream holds ${recordsAtHead}: records were removed`);
+  }
+  return result;
 }
 
 async function lastByteIsNewline(path: string): Promise<boolean> {

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { streamHeadKey } from '../../../gateway/audit/audit-redis-sink.js';
 import { startHarness, type Harness } from '../../helpers/gateway-harness.js';
 
 const POLICY = `
@@ -41,7 +42,7 @@ describe.each(['file', 'redisStream'] as const)('the audit query API reading the
     await h?.close();
     if (source === 'redisStream') {
       const redis = new Redis('redis://127.0.0.1:6379');
-      await redis.del(streamKey);
+      await redis.del(streamKey, streamHeadKey(streamKey));
       redis.disconnect();
     }
   });

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
+import { streamHeadKey } from '../../../gateway/audit/audit-redis-sink.js';
 import { DEMO_CREDENTIALS } from '../../../simulator/index.js';
 import { eventually, startHarness, within } from '../../helpers/gateway-harness.js';
 
@@ -94,7 +95,7 @@ describe('audit and log redaction', () => {
       await h.close();
     }
     const stream = ((await redis.xrange(streamKey, '-', '+')) as [string, string[]][]).map(([, fields]) => fields.join('\n'));
-    await redis.del(streamKey);
+    await redis.del(streamKey, streamHeadKey(streamKey));
     redis.disconnect();
     const fileText = readFileSync(file, 'utf8');
     const types = new Set(h.audit().map((r) => r.type));

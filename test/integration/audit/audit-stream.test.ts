@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../../../gateway/audit/audit-events.js';
-import { createRedisStreamSink } from '../../../gateway/audit/audit-redis-sink.js';
+import { createRedisStreamSink, streamHeadKey } from '../../../gateway/audit/audit-redis-sink.js';
 import { verifyStream } from '../../../gateway/audit/audit-verify.js';
 import { runAuditCli } from '../../../scripts/audit.js';
 import { startHarness } from '../../helpers/gateway-harness.js';
@@ -45,7 +45,8 @@ describe('the audit trail in a Redis stream', () => {
     redis = new Redis(URL);
   });
   afterAll(async () => {
-    if (keys.length > 0) await redis.del(...keys);
+    // One at a time: a stream and its head share a slot, different streams need not.
+    for (const key of keys) await redis.del(key, streamHeadKey(key));
     redis.disconnect();
   });
 
@@ -99,6 +100,47 @@ describe('the audit trail in a Redis stream', () => {
     expect(deleted.code).toBe(1);
     expect(deleted.err).toContain(`entry ${entries[4]![0]}`);
     expect(deleted.err).toMatch(/removed/);
+  });
+
+  it('detects the newest entry removed, whether or not a record was appended after it', async () => {
+    const key = newKey();
+    await fill(key, 6);
+    const entries = (await redis.xrange(key, '-', '+')) as [string, string[]][];
+    await redis.xdel(key, entries[5]![0]);
+    const removed = await cli('--redis-stream', key, '--redis-url', URL);
+    expect(removed.code).toBe(1);
+    expect(removed.err).toMatch(/newest records were removed/);
+    expect(removed.err).toContain(entries[5]![0]);
+
+    // The next append links to the stored head, not to what is now the last entry: the gap shows.
+    const sink = createRedisStreamSink({ redis, key, maxLen: 0, maxAgeMs: 0 });
+    sink.append(record(6));
+    await sink.close();
+    expect(await redis.xlen(key)).toBe(6);
+    const appended = await cli('--redis-stream', key, '--redis-url', URL);
+    expect(appended.code).toBe(1);
+    expect(appended.err).toMatch(/record 6 .*removed/);
+  });
+
+  it('detects a stream emptied, or its head deleted, behind the gateway', async () => {
+    const key = newKey();
+    await fill(key, 3);
+    const headless = newKey();
+    await copyStream(key, headless, (entries) => entries);
+    const noHead = await cli('--redis-stream', headless, '--redis-url', URL);
+    expect(noHead.code).toBe(1);
+    expect(noHead.err).toMatch(/no stored head/);
+    await redis.del(key);
+    const emptied = await cli('--redis-stream', key, '--redis-url', URL);
+    expect(emptied.code).toBe(1);
+    expect(emptied.err).toMatch(/newest records were removed/);
+  });
+
+  it('keeps the head in the stream key\'s Cluster slot', () => {
+    const slot = (k: string): string => /\{([^}]+)\}/.exec(k)?.[1] ?? k;
+    expect(slot(streamHeadKey('vnc-gateway:audit'))).toBe('vnc-gateway:audit');
+    expect(slot(streamHeadKey('{audit}:stream'))).toBe('audit');
+    expect(streamHeadKey('{audit}:stream')).toBe('{audit}:stream:head');
   });
 
   it('accepts a stream trimmed by retention only when told it is partial', async () => {
