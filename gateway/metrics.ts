@@ -142,6 +142,23 @@ export function createGatewayMetrics(options: GatewayMetricsOptions = {}): Gatew
     },
   });
 
+  // Read from the sinks at scrape time; each scrape adds what was dropped since the last.
+  const droppedSeen = new Map<string, number>();
+  new Counter({
+    name: `${METRIC_PREFIX}audit_records_dropped_total`,
+    help: 'Audit records a sink had to drop because its backlog was full (a hole in that trail), by sink.',
+    labelNames: ['sink'],
+    registers,
+    collect() {
+      for (const [sink, total] of Object.entries(auditLog?.droppedRecords() ?? {})) {
+        const seen = droppedSeen.get(sink);
+        if (seen === undefined) this.inc({ sink }, 0);
+        if (total > (seen ?? 0)) this.inc({ sink }, total - (seen ?? 0));
+        droppedSeen.set(sink, total);
+      }
+    },
+  });
+
   const ticketsIssued = new Counter({ name: `${METRIC_PREFIX}tickets_issued_total`, help: 'Single-use tickets handed out.', registers });
   const sessionsStarted = new Counter({ name: `${METRIC_PREFIX}sessions_started_total`, help: 'Relay sessions started.', registers });
   const sessionsEnded = new Counter({

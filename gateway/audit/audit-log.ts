@@ -20,8 +20,10 @@ export interface ChainedSink {
   readonly name: string;
   /** Queues the record; never throws, never blocks. Order of calls is the order in the trail. */
   append(record: AuditRecord): void;
-  /** False while records cannot be written (the last write failed, or the store is down). */
+  /** False while records cannot be written (the last write failed, the store is down, the backlog is full). */
   healthy(): boolean;
+  /** Records this sink had to drop so far (a full backlog); absent for sinks that never drop. */
+  dropped?(): number;
   /** Resolves once every record appended so far is durably written (or rejects if it cannot be). */
   flush(): Promise<void>;
   /** Reopens the destination (log rotation); a no-op for sinks without one. */
@@ -39,6 +41,8 @@ export interface AuditLog {
   healthy(): boolean;
   /** Health per sink, for readiness. */
   sinkHealth(): Record<string, boolean>;
+  /** Records dropped so far, per sink that can drop (for vnc_gateway_audit_records_dropped_total). */
+  droppedRecords(): Record<string, number>;
   /**
    * Called before a session or ticket is granted: throws `audit_unavailable` when a sink
    * cannot write, unless AUDIT_ON_FAILURE=continue (then logs and returns).
@@ -79,6 +83,7 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
     },
     healthy: () => unhealthy().length === 0,
     sinkHealth: () => Object.fromEntries(sinks.map((s) => [s.name, s.healthy()])),
+    droppedRecords: () => Object.fromEntries(sinks.flatMap((s) => (s.dropped ? [[s.name, s.dropped()]] : []))),
     ensureWritable() {
       const broken = unhealthy();
       if (broken.length === 0) return;

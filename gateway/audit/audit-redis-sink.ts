@@ -26,7 +26,12 @@ export interface RedisStreamSinkOptions {
   maxBatchRecords?: number;
   /** After a failed write, try again after this long. Default 500. */
   retryMs?: number;
-  /** Records kept in memory while Redis is away; beyond this the oldest are dropped and logged. Default 100000. */
+  /**
+   * Records kept in memory while Redis is away or slow. When the backlog is full the sink
+   * reports itself unhealthy (so new sessions are refused unless AUDIT_ON_FAILURE=continue)
+   * and records arriving meanwhile are dropped (the backlog already queued stays in order),
+   * logged and counted (`dropped()`, vnc_gateway_audit_records_dropped_total). Default 100000.
+   */
   maxPendingRecords?: number;
 }
 
@@ -134,17 +139,31 @@ export function createRedisStreamSink(options: RedisStreamSinkOptions): ChainedS
     onRecovery: () => log('info', { key }, 'audit stream writable again'),
   });
 
+  let dropped = 0;
+  let droppedInRun = 0;
   const sink: ChainedSink = {
     name: 'redisStream',
     append(record) {
       if (writer.pending.length >= maxPending) {
-        // Bounded memory while Redis is away; the refusal of new sessions (unhealthy) stops the inflow.
-        log('error', { key, droppedId: record.id }, 'audit stream backlog full: record dropped');
+        // Memory stays bounded, at the cost of a hole in the trail: the sink is unhealthy
+        // meanwhile, so new sessions are refused; live sessions' and refusals' records still come.
+        dropped++;
+        if (droppedInRun++ === 0) {
+          log('error', { key, droppedId: record.id, maxPendingRecords: maxPending }, 'audit stream backlog full: records are dropped until Redis takes writes again');
+        }
         return;
+      }
+      if (droppedInRun > 0) {
+        log('error', { key, dropped: droppedInRun }, 'audit stream backlog has room again; records were dropped while it was full');
+        droppedInRun = 0;
       }
       writer.push(record);
     },
-    healthy: () => !writer.failed && (redis.status === 'ready' || (!wasReady && (redis.status === 'wait' || redis.status === 'connecting' || redis.status === 'connect'))),
+    healthy: () =>
+      writer.pending.length < maxPending &&
+      !writer.failed &&
+      (redis.status === 'ready' || (!wasReady && (redis.status === 'wait' || redis.status === 'connecting' || redis.status === 'connect'))),
+    dropped: () => dropped,
     flush: () => writer.flush(`audit stream ${key}`),
     reopen: async () => undefined,
     async close() {
