@@ -229,6 +229,27 @@ describe('the compose trial', () => {
   });
 });
 
+describe('the SIEM forwarding example', () => {
+  const vector = loadYaml(join(DEPLOY, 'siem/vector.yaml'))[0]!;
+
+  it('forwards the audit lines unchanged and routes a line that is not JSON to audit_unparsed', () => {
+    const sinks = vector.sinks as Record<string, Doc>;
+    const transforms = vector.transforms as Record<string, Doc>;
+    const unparsedInputs: string[] = sinks.audit_unparsed!.inputs;
+    expect(unparsedInputs).toHaveLength(1);
+    const [transformName, output] = unparsedInputs[0]!.split('.');
+    expect(output).toBe('dropped');
+    const remap = transforms[transformName!]!;
+    expect(remap.type).toBe('remap');
+    // Vector sends failed events to `.dropped` only when they are dropped; otherwise a line
+    // that fails to parse continues down the main output as if it were a record.
+    expect(remap.drop_on_error).toBe(true);
+    expect(remap.reroute_dropped).toBe(true);
+    expect(remap.inputs).toEqual(Object.keys(vector.sources));
+    expect(sinks.siem_http!.inputs).toEqual([transformName]);
+  });
+});
+
 describe('the monitoring files', () => {
   const metricNames = (): Set<string> => {
     const names = new Set<string>(['up']);
