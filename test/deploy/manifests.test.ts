@@ -172,6 +172,73 @@ describe('the Ingress and the NetworkPolicy', () => {
   });
 });
 
+/**
+ * The objects an overlay applies, by hand (kubectl may be absent): its resources, followed
+ * recursively, with its JSON 6902 patches (`op` lists with a `target`) applied. Strategic
+ * merge patches and generators are left out: nothing checked here depends on them.
+ */
+function renderByHand(dir: string): Doc[] {
+  const kustomization = loadYaml(join(dir, 'kustomization.yaml'))[0]!;
+  const objects: Doc[] = [];
+  for (const resource of (kustomization.resources ?? []) as string[]) {
+    const path = join(dir, resource);
+    objects.push(...(statSync(path).isDirectory() ? renderByHand(path) : loadYaml(path)));
+  }
+  for (const patch of (kustomization.patches ?? []) as Doc[]) {
+    if (patch.target === undefined) continue;
+    const ops = loadYaml(join(dir, patch.path))[0] as unknown as Doc[];
+    for (const object of objects.filter((o) => o.kind === patch.target.kind && o.metadata.name === patch.target.name)) {
+      for (const { op, path, value } of ops) {
+        const segments = (path as string).split('/').slice(1);
+        const last = segments.pop()!;
+        const parent = segments.reduce((node: Doc, key) => node[key], object);
+        if (op === 'replace' || op === 'add') parent[last] = value;
+        else if (op === 'remove') Array.isArray(parent) ? parent.splice(Number(last), 1) : delete parent[last];
+        else throw new Error(`unsupported patch op ${op}`);
+      }
+    }
+  }
+  return objects;
+}
+
+/** The `sh` blocks of one `## ` section of the operator's guide. */
+function guideShellBlocks(heading: string): string[] {
+  const guide = readFileSync(join(REPO, 'docs/operations.md'), 'utf8');
+  const start = guide.indexOf(`\n## ${heading}\n`);
+  expect(start, heading).toBeGreaterThan(-1);
+  const end = guide.indexOf('\n## ', start + 1);
+  return [...guide.slice(start, end === -1 ? undefined : end).matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
+}
+
+describe("the guide's Kubernetes steps", () => {
+  it('put a REDIS_URL in the Secret that the applied overlay lets the gateway reach', () => {
+    const blocks = guideShellBlocks('Kubernetes').filter((b) => b.includes('REDIS_URL='));
+    expect(blocks).toHaveLength(1);
+    const url = new URL(/--from-literal=REDIS_URL=(\S+)/.exec(blocks[0]!)![1]!);
+    const overlay = /kubectl apply -k (\S+)/.exec(blocks[0]!)![1]!;
+    const objects = renderByHand(join(REPO, overlay));
+    const policy = objects.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === 'vnc-gateway')!;
+    const port = Number(url.port || 6379);
+    const service = objects.find((o) => o.kind === 'Service' && o.metadata.name === url.hostname.split('.')[0]);
+    if (service !== undefined) {
+      // A Redis in the cluster: the policy must let the gateway reach the pods behind the
+      // Service, on their port (NetworkPolicy sees the pod's port, not the Service's).
+      const servicePort = service.spec.ports.find((p: Doc) => p.port === port);
+      expect(servicePort, `the Service ${service.metadata.name} listens on ${port}`).toBeDefined();
+      const pods = objects.find((o) => o.spec?.template && Object.entries(service.spec.selector).every(([k, v]) => o.spec.template.metadata.labels[k] === v))!;
+      const containerPort = pods.spec.template.spec.containers.flatMap((c: Doc) => c.ports).find((p: Doc) => p.name === servicePort.targetPort || p.containerPort === servicePort.targetPort).containerPort;
+      const allowed = policy.spec.egress.some((rule: Doc) =>
+        rule.ports.some((p: Doc) => p.port === containerPort) &&
+        rule.to.some((to: Doc) => to.podSelector !== undefined && Object.entries(to.podSelector.matchLabels).every(([k, v]) => pods.spec.template.metadata.labels[k] === v)));
+      expect(allowed, `egress to ${service.metadata.name}'s pods on ${containerPort}`).toBe(true);
+    } else {
+      // A Redis outside the cluster (a managed instance): an address block on that port.
+      const allowed = policy.spec.egress.some((rule: Doc) => rule.ports.some((p: Doc) => p.port === port) && rule.to.some((to: Doc) => to.ipBlock !== undefined));
+      expect(allowed, `egress to ${url.host}`).toBe(true);
+    }
+  });
+});
+
 function hasKubectl(): boolean {
   try {
     execFileSync('kubectl', ['version', '--client'], { stdio: 'ignore', timeout: 10_000 });
