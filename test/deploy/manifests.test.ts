@@ -14,6 +14,7 @@ import { jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { loadConfig, VARIABLES } from '../../gateway/config.js';
+import { streamHeadKey } from '../../gateway/audit/audit-redis-sink.js';
 import { createGatewayMetrics } from '../../gateway/metrics.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -122,6 +123,27 @@ describe('the Kubernetes Deployment', () => {
     expect(() => loadConfig({ ...configMap.data, TENCENTCLOUD_SECRET_ID: 'AKIDx', TENCENTCLOUD_SECRET_KEY: 'k', REDIS_URL: 'rediss://redis.internal:6380' })).not.toThrow();
     const policyMount = container.volumeMounts.find((m: Doc) => configMap.data.POLICY_FILE.startsWith(`${m.mountPath}/`));
     expect(policyMount).toBeDefined();
+  });
+
+  it('keeps the audit trail in a Redis stream, the one durable and queryable store a pod has', () => {
+    // The root filesystem is read-only and /tmp a small in-memory emptyDir: an AUDIT_FILE there
+    // would die with the pod, and stdout's chain restarts with each one. Without a stream,
+    // GET /api/v1/audit would answer 404.
+    expect(configMap.data.AUDIT_REDIS_STREAM).toMatch(/^\S+$/);
+    expect(() => streamHeadKey(configMap.data.AUDIT_REDIS_STREAM)).not.toThrow();
+    const config = loadConfig({ ...configMap.data, TENCENTCLOUD_SECRET_ID: 'AKIDx', TENCENTCLOUD_SECRET_KEY: 'k', REDIS_URL: 'redis://vnc-gateway-redis:6379' });
+    expect(config.audit.redisStream).toBe(configMap.data.AUDIT_REDIS_STREAM);
+    if (configMap.data.AUDIT_FILE !== undefined) {
+      const mount = container.volumeMounts.find((m: Doc) => configMap.data.AUDIT_FILE.startsWith(`${m.mountPath}/`));
+      expect(pod.volumes.find((v: Doc) => v.name === mount?.name)?.persistentVolumeClaim, 'AUDIT_FILE on a persistent volume').toBeDefined();
+    }
+    // The example overlay's trial Redis keeps 200 MB: its stream must fit (about 1 KB a record).
+    const overlay = loadYaml(join(DEPLOY, 'kubernetes/overlays/example/config.yaml'))[0]!;
+    const trialArgs: string[] = loadYaml(join(DEPLOY, 'kubernetes/redis-trial/statefulset.yaml'))[0]!.spec.template.spec.containers[0].args;
+    const maxMemoryMb = Number(/^(\d+)mb$/.exec(trialArgs[trialArgs.indexOf('--maxmemory') + 1]!)?.[1]);
+    expect(Number(overlay.data.AUDIT_REDIS_MAXLEN) * 1024).toBeLessThan(maxMemoryMb * 1024 * 1024 / 2);
+    const guide = readFileSync(join(REPO, 'docs/operations.md'), 'utf8');
+    expect(guide).toMatch(/\*\*Where the audit trail lives\.\*\*[^\n]*\n[\s\S]*?AUDIT_REDIS_STREAM[\s\S]*?persistence/);
   });
 
   it('is selected by the Service, the PodDisruptionBudget, the autoscaler and the NetworkPolicy', () => {
