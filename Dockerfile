@@ -4,7 +4,7 @@
 # SIGTERM reaches the gateway and it drains its sessions. Writes nothing outside /tmp, so it
 # runs with a read-only root filesystem.
 #
-# test/unit/dockerfile.test.ts replays the COPY and `npm` RUN steps of this file by hand (Docker
+# test/deploy/dockerfile.test.ts replays the COPY and `npm` RUN steps of this file by hand (Docker
 # cannot run in CI) and starts the result: keep COPY and RUN lines plain, one step per line.
 #
 #   docker build -t vnc-gateway .
@@ -12,6 +12,7 @@
 #
 # The simulator (a local stand-in for Tencent Cloud, for trials) is in the same image:
 #   docker run vnc-gateway node dist/simulator/main.js
+# and so are `audit verify` and `policy check/explain` (see the runtime stage).
 
 ARG NODE_IMAGE=node:22-bookworm-slim
 
@@ -24,7 +25,9 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY gateway ./gateway
 COPY auth ./auth
 COPY simulator ./simulator
-# scripts/ (demo, docs, benchmarks) is not copied: nothing in the image needs it.
+# Of scripts/, only the operator's commands (audit verify, policy check/explain); the demo,
+# docs generator and benchmarks stay out.
+COPY scripts/audit.ts scripts/policy.ts ./scripts/
 RUN npm run build
 
 FROM ${NODE_IMAGE} AS runtime
@@ -36,10 +39,14 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 # The compiled gateway and its libraries, and the simulator for trials. The demo sign-in
-# (dist/scripts) stays out: the image only ever trusts a real identity provider.
+# (scripts/demo) is never built here: the image only ever trusts a real identity provider.
 COPY --from=build /app/dist/gateway ./dist/gateway
 COPY --from=build /app/dist/auth ./dist/auth
 COPY --from=build /app/dist/simulator ./dist/simulator
+# The operator's commands, run with plain node (package.json "bin"):
+#   docker run --rm -v /var/log/vnc-gateway:/audit:ro vnc-gateway node dist/scripts/audit.js verify /audit/audit.log
+#   docker run --rm -v "$PWD/policy.yaml:/p.yaml:ro" vnc-gateway node dist/scripts/policy.js check /p.yaml
+COPY --from=build /app/dist/scripts/audit.js /app/dist/scripts/policy.js ./dist/scripts/
 # The console's browser files: tsc does not copy plain JavaScript (console-routes.ts looks here first).
 COPY gateway/console/public ./dist/gateway/console/public
 # The `node` user of the official image, by number so Kubernetes' runAsNonRoot can verify it.

@@ -1,7 +1,10 @@
+#!/usr/bin/env node
 // `npm run audit -- verify FILE...` and `npm run audit -- verify --redis-stream KEY [--redis-url URL]`:
 // checks an audit trail's hash chain. Exit 0 = intact, 1 = broken (the first broken record is
-// named), 2 = usage or read error.
+// named), 2 = usage or read error. Compiled into the image as dist/scripts/audit.js
+// (`vnc-gateway-audit`), run there with plain node.
 
+import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createRedisClient } from '../gateway/state/redis-client.js';
 import { verifyFiles, verifyStream, type VerifyResult } from '../gateway/audit/audit-verify.js';
@@ -60,7 +63,8 @@ export async function runAuditCli(argv: readonly string[], out: (text: string) =
   return 1;
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+// Through a bin link, argv[1] is the link: compare real paths.
+if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
   runAuditCli(process.argv.slice(2), (t) => process.stdout.write(t), (t) => process.stderr.write(t)).then(
     (code) => process.exit(code),
     (error: unknown) => {

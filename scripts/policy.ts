@@ -1,5 +1,7 @@
+#!/usr/bin/env node
 // `npm run policy -- explain …` shows which rule of a policy file decides a request and why;
 // `npm run policy -- check FILE` validates a file before it is deployed (or reloaded).
+// Compiled into the image as dist/scripts/policy.js (`vnc-gateway-policy`), run there with plain node.
 
 import { readFile } from 'node:fs/promises';
 import { realpathSync } from 'node:fs';

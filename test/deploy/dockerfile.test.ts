@@ -86,6 +86,16 @@ describe('the image, replayed by hand', () => {
   let before: Map<string, string>;
   const stderr: string[] = [];
   let exited: Promise<number | null>;
+  let config: string;
+  let auditFile: string;
+
+  /** Runs one of the image's commands as `docker run IMAGE node …` would: the image's ENV and WORKDIR only. */
+  const runInImage = (args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> =>
+    new Promise((resolve) => {
+      execFile(process.execPath, args, { cwd: runtime.workdir, env: { PATH: process.env.PATH ?? '', ...runtime.env, ...env }, timeout: 20_000 }, (error, stdout, stderr) =>
+        resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stdout, stderr }),
+      );
+    });
 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'vnc-gateway-image-'));
@@ -99,7 +109,8 @@ describe('the image, replayed by hand', () => {
     runtime = stages.at(-1)!;
 
     const tmp = join(work, 'tmp');
-    const config = join(work, 'config');
+    config = join(work, 'config');
+    auditFile = join(tmp, 'audit.log');
     mkdirSync(tmp);
     mkdirSync(config);
     const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -126,6 +137,7 @@ describe('the image, replayed by hand', () => {
         AUTH_ISSUER: 'https://idp.example.com/',
         AUTH_AUDIENCE: 'vnc-gateway',
         POLICY_FILE: join(config, 'policy.yaml'),
+        AUDIT_FILE: auditFile,
         SHUTDOWN_GRACE_S: '1',
         LOG_LEVEL: 'info',
       },
@@ -174,7 +186,8 @@ describe('the image, replayed by hand', () => {
     expect(existsSync(join(app, 'dist/simulator/main.js'))).toBe(true);
     // No TypeScript sources, tests or the demo sign-in in the image.
     expect(runtime.copiedFromContext.filter((src) => !['package.json', 'package-lock.json', 'gateway/console/public'].includes(src))).toEqual([]);
-    expect(existsSync(join(app, 'dist/scripts'))).toBe(false);
+    // Of the scripts, only the operator's commands (audit verify, policy check/explain): no demo sign-in.
+    expect(readdirSync(join(app, 'dist/scripts')).filter((f) => f.endsWith('.js')).sort()).toEqual(['audit.js', 'policy.js']);
     expect(existsSync(join(app, 'test'))).toBe(false);
   });
 
@@ -238,6 +251,36 @@ describe('the image, replayed by hand', () => {
     } finally {
       rmSync(join(runtime.workdir, 'trial'), { recursive: true, force: true });
     }
+  });
+
+  it('verifies the audit trail the gateway wrote, and checks a policy, with its own commands and production dependencies only', async () => {
+    // Two refusals the trail records: no credential, and a forged one.
+    expect((await fetch(`${base}/api/v1/instances/lhins-abcd1234/tickets`, { method: 'POST' })).status).toBe(401);
+    expect((await fetch(`${base}/api/v1/instances/lhins-abcd1234/tickets`, { method: 'POST', headers: { Authorization: 'Bearer not.a.jwt' } })).status).toBe(401);
+    const deadline = Date.now() + 5000;
+    while (!existsSync(auditFile) || readFileSync(auditFile, 'utf8').split('\n').filter(Boolean).length < 2) {
+      if (Date.now() > deadline) throw new Error('the audit file did not get two records within 5 s');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const intact = await runInImage(['dist/scripts/audit.js', 'verify', auditFile]);
+    expect(intact, intact.stderr).toMatchObject({ code: 0, stdout: expect.stringMatching(/^intact: 2 records/) });
+
+    const edited = join(work, 'edited-audit.log');
+    writeFileSync(edited, readFileSync(auditFile, 'utf8').replace('"auth_required"', '"auth_invalid"'));
+    const broken = await runInImage(['dist/scripts/audit.js', 'verify', edited]);
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toMatch(/BROKEN at record 1 .*edited/);
+
+    expect(await runInImage(['dist/scripts/policy.js', 'check', join(config, 'policy.yaml')])).toMatchObject({ code: 0 });
+    expect(await runInImage(['dist/scripts/policy.js', 'explain', '--sub', 'sam', '--groups', 'sre', '--instance', 'lhins-abcd1234', '--file', join(config, 'policy.yaml')])).toMatchObject({ code: 0 });
+
+    // The package's bin entries point at these files, runnable by plain node (a shebang, no tsx).
+    const { bin } = JSON.parse(readFileSync(join(runtime.workdir, 'package.json'), 'utf8')) as { bin: Record<string, string> };
+    expect(Object.keys(bin).sort()).toEqual(['vnc-gateway-audit', 'vnc-gateway-policy']);
+    for (const path of Object.values(bin)) {
+      expect(readFileSync(join(runtime.workdir, path), 'utf8').startsWith('#!/usr/bin/env node\n'), path).toBe(true);
+    }
+    expect(bin['vnc-gateway-audit']).toBe('dist/scripts/audit.js');
   });
 
   it('drains and exits 0 on SIGTERM, having written nothing outside TMPDIR', async () => {
