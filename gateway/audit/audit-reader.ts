@@ -110,6 +110,11 @@ export function createStreamReader(options: { redis: RedisConnection; key: strin
   };
 }
 
+/**
+ * Reads the audit file at `path` as it is now: rotated files (audit.log.1, compressed ones …)
+ * are not read, since their names and formats are logrotate's choice; the README's route
+ * table says so and points to the stream for fleet-wide, long-range queries.
+ */
 export function createFileReader(options: { path: string }): AuditReader {
   const { path } = options;
   return {
