@@ -72,7 +72,7 @@ export interface ApiServerDeps {
   accounts: readonly SimAccount[];
   instances: ReadonlyMap<string, SimInstance>;
   now: () => number;
-  /** Keyed per account and action: "10 requests per second for this API". */
+  /** Keyed per account, product and action: "10 requests per second for this API". */
   requestLimiter: SlidingWindowLimiter;
   requestsPerSecond: number;
   /** Keyed per instance: VNC URLs issued in any 60 s. */
@@ -172,7 +172,9 @@ function handle(deps: ApiServerDeps, req: IncomingMessage, rawBody: Buffer, reco
     throw new SimApiError('UnsupportedRegion', `The region \`${region}\` is not supported.`);
   }
 
-  const limit = deps.requestLimiter.tryAcquire(`${account.uin ?? account.secretId}|${action}`);
+  // Tencent counts "10 requests per second for this API" per account and interface: Lighthouse's
+  // DescribeInstanceVncUrl and CVM's are two interfaces, each with its own budget.
+  const limit = deps.requestLimiter.tryAcquire(`${account.uin ?? account.secretId}|${product}|${action}`);
   if (!limit.allowed) {
     throw new SimApiError(
       'RequestLimitExceeded',

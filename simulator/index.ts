@@ -45,7 +45,7 @@ export interface SimulatorOptions {
   now?: () => number;
   /** How long an issued VNC URL stays valid (default 15000 ms). */
   urlTtlMs?: number;
-  /** DescribeInstanceVncUrl (and DescribeInstances) calls per account in any 1 s (default 10). */
+  /** Calls per account, product and action in any 1 s (default 10), as Tencent counts them per interface. */
   apiRequestsPerSecond?: number;
   /** VNC URLs issued per instance in any 60 s (default 30). */
   connectsPerInstancePerMinute?: number;

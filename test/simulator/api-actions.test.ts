@@ -131,13 +131,18 @@ describe('DescribeInstanceVncUrl on the simulator', () => {
     expect(await call()).toBe('ok');
   });
 
-  it('counts the request limit per account and action, as Tencent documents it "for this API"', async () => {
+  it('counts the request limit per account, product and action, as Tencent documents it "for this API"', async () => {
     const { sim, clock } = await start({ apiRequestsPerSecond: 2 });
     const vnc = async (): Promise<string> => codeOf(await callApi(sim, { now: () => clock.ms }));
     expect(await vnc()).toBe('ok');
     expect(await vnc()).toBe('ok');
     expect(await vnc()).toBe('RequestLimitExceeded');
     expect(codeOf(await callApi(sim, { now: () => clock.ms, action: 'DescribeInstances', body: {} }))).toBe('ok');
+    // CVM's DescribeInstanceVncUrl is another interface with its own 10 per second, same account or not.
+    const cvmVnc = async (): Promise<string> => codeOf(await callApi(sim, { now: () => clock.ms, ...cvm('ins-demo0001') }));
+    expect(await cvmVnc()).toBe('ok');
+    expect(await cvmVnc()).toBe('ok');
+    expect(await cvmVnc()).toBe('RequestLimitExceeded');
   });
 
   it('refuses the 31st VNC URL for one instance within 60 s with LimitExceeded, other instances unaffected', async () => {
