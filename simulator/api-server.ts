@@ -69,6 +69,11 @@ class SimDropConnection extends Error {
 
 /** What the API handler works on; owned by simulator/index.ts. */
 export interface ApiServerDeps {
+  /**
+   * The one product this listener serves, as each product has its own endpoint on Tencent
+   * (lighthouse.tencentcloudapi.com, cvm.tencentcloudapi.com); unset: both (one URL for everything).
+   */
+  product?: Product;
   accounts: readonly SimAccount[];
   instances: ReadonlyMap<string, SimInstance>;
   now: () => number;
@@ -222,6 +227,10 @@ function authenticate(
 
   if (auth.service !== 'lighthouse' && auth.service !== 'cvm') {
     throw new SimApiError('AuthFailure.InvalidAuthorization', `The credential-scope service \`${auth.service}\` is not a product this endpoint serves (lighthouse, cvm).`);
+  }
+  // A request for the other product on a product's own endpoint: the two endpoints were mixed up.
+  if (deps.product !== undefined && auth.service !== deps.product) {
+    throw new SimApiError('AuthFailure.InvalidAuthorization', `This endpoint serves only \`${deps.product}\`; the credential-scope service \`${auth.service}\` belongs to another endpoint.`);
   }
   const scopeDate = new Date(timestamp * 1000).toISOString().slice(0, 10);
   if (auth.date !== scopeDate) {

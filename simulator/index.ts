@@ -3,8 +3,8 @@
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import { createApiRequestHandler, type ApiCallRecord, type InjectedError, type SimAccount } from './api-server.js';
-import { DEMO_INSTANCES, type InstanceState, type SimInstance } from './instances.js';
+import { createApiRequestHandler, type ApiCallRecord, type ApiServerDeps, type InjectedError, type SimAccount } from './api-server.js';
+import { DEMO_INSTANCES, type InstanceState, type Product, type SimInstance } from './instances.js';
 import type { InputEvent } from './rfb-server.js';
 import { createSlidingWindowLimiter } from './sliding-window.js';
 import { createVncEndpoint } from './vnc-endpoint.js';
@@ -55,6 +55,10 @@ export interface SimulatorOptions {
 export interface Simulator {
   /** e.g. `https://127.0.0.1:40123` — the endpoint both products are served on. */
   readonly apiUrl: string;
+  /** An endpoint serving Lighthouse only (a CVM request there is refused), as lighthouse.tencentcloudapi.com does. */
+  readonly lighthouseApiUrl: string;
+  /** An endpoint serving CVM only, as cvm.tencentcloudapi.com does. */
+  readonly cvmApiUrl: string;
   /** Port of the VNC endpoint named in returned URLs. */
   readonly vncPort: number;
   /** Every API call received, in order. */
@@ -146,47 +150,64 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const vncPort = await listen(vncServer, options.vncPort ?? 0, host);
   const scheme = options.tls !== undefined ? 'wss' : 'ws';
 
-  const apiServer = makeServer();
-  const apiSockets = trackSockets(apiServer);
-  apiServer.on(
-    'request',
-    createApiRequestHandler({
-      accounts,
-      instances,
-      now,
-      requestLimiter: createSlidingWindowLimiter({ limit: requestsPerSecond, windowMs: 1000, now }),
-      requestsPerSecond,
-      connectLimiter: createSlidingWindowLimiter({ limit: connectsPerMinute, windowMs: 60_000, now }),
-      connectsPerMinute,
-      tokens,
-      // Same shape as Tencent's: the whole URL percent-encoded, with the console's extra parameters.
-      vncUrlFor: (token) =>
-        encodeURIComponent(`${scheme}://${publicHost}:${options.vncUrlPort ?? vncPort}/vnc?s=${token}&password=&isWindows=false&isUbuntu=false`),
-      takeInjectedError(instanceId) {
-        const index = injected.findIndex((e) => e.instanceId === undefined || e.instanceId === instanceId);
-        const match = injected[index];
-        if (match === undefined) return undefined;
-        match.remaining--;
-        if (match.remaining <= 0) injected.splice(index, 1);
-        return { code: match.code, message: match.message ?? `Injected error ${match.code}.`, ...(match.drop ? { drop: true } : {}), ...(match.hang ? { hang: true } : {}) };
-      },
-      calls,
-    }),
-  );
-  apiServer.on('upgrade', (_req, socket) => {
-    socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-  });
-  let apiPort: number;
+  // One handler state (limits, tokens, injected errors, call log) behind three listeners: both
+  // products on `apiUrl`, and each product alone on its own URL, like Tencent's two hosts.
+  const apiDeps: ApiServerDeps = {
+    accounts,
+    instances,
+    now,
+    requestLimiter: createSlidingWindowLimiter({ limit: requestsPerSecond, windowMs: 1000, now }),
+    requestsPerSecond,
+    connectLimiter: createSlidingWindowLimiter({ limit: connectsPerMinute, windowMs: 60_000, now }),
+    connectsPerMinute,
+    tokens,
+    // Same shape as Tencent's: the whole URL percent-encoded, with the console's extra parameters.
+    vncUrlFor: (token) =>
+      encodeURIComponent(`${scheme}://${publicHost}:${options.vncUrlPort ?? vncPort}/vnc?s=${token}&password=&isWindows=false&isUbuntu=false`),
+    takeInjectedError(instanceId) {
+      const index = injected.findIndex((e) => e.instanceId === undefined || e.instanceId === instanceId);
+      const match = injected[index];
+      if (match === undefined) return undefined;
+      match.remaining--;
+      if (match.remaining <= 0) injected.splice(index, 1);
+      return { code: match.code, message: match.message ?? `Injected error ${match.code}.`, ...(match.drop ? { drop: true } : {}), ...(match.hang ? { hang: true } : {}) };
+    },
+    calls,
+  };
+  const apiServers: Server[] = [];
+  const apiSockets = new Set<Socket>();
+  const startApiServer = async (port: number, product?: Product): Promise<string> => {
+    const server = makeServer();
+    apiServers.push(server);
+    server.on('connection', (socket: Socket) => {
+      apiSockets.add(socket);
+      socket.once('close', () => apiSockets.delete(socket));
+    });
+    server.on('request', createApiRequestHandler(product === undefined ? apiDeps : { ...apiDeps, product }));
+    server.on('upgrade', (_req, socket) => {
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    });
+    const bound = await listen(server, port, host);
+    return `${options.tls !== undefined ? 'https' : 'http'}://${urlHost(host)}:${bound}`;
+  };
+  let apiUrl: string;
+  let lighthouseApiUrl: string;
+  let cvmApiUrl: string;
   try {
-    apiPort = await listen(apiServer, options.port ?? 0, host);
+    apiUrl = await startApiServer(options.port ?? 0);
+    lighthouseApiUrl = await startApiServer(0, 'lighthouse');
+    cvmApiUrl = await startApiServer(0, 'cvm');
   } catch (error) {
     vncServer.close();
+    for (const server of apiServers) server.close();
     throw error;
   }
 
   let closing: Promise<void> | undefined;
   return {
-    apiUrl: `${options.tls !== undefined ? 'https' : 'http'}://${urlHost(host)}:${apiPort}`,
+    apiUrl,
+    lighthouseApiUrl,
+    cvmApiUrl,
     vncPort,
     calls,
     addAccount(account) {
@@ -215,10 +236,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     close() {
       closing ??= (async () => {
         const closed = Promise.all(
-          [apiServer, vncServer].map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),
+          [...apiServers, vncServer].map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),
         );
         await endpoint.close();
-        apiServer.closeAllConnections();
+        for (const server of apiServers) server.closeAllConnections();
         vncServer.closeAllConnections();
         for (const socket of [...apiSockets, ...vncSockets]) socket.destroy();
         await closed;

@@ -109,6 +109,16 @@ describe('DescribeInstanceVncUrl on the simulator', () => {
     expect(await call({ body: { InstanceId: 'lhins-demo0001', Extra: 1 } })).toBe('UnknownParameter');
   });
 
+  it('serves each product alone on its own endpoint and refuses the other product there', async () => {
+    const { sim, clock } = await start();
+    const at = (apiUrl: string, o: CallOptions): Promise<string> => callApi({ apiUrl }, { now: () => clock.ms, ...o }).then(codeOf);
+    expect(await at(sim.lighthouseApiUrl, lighthouse('lhins-demo0001'))).toBe('ok');
+    expect(await at(sim.cvmApiUrl, cvm('ins-demo0001'))).toBe('ok');
+    expect(await at(sim.lighthouseApiUrl, cvm('ins-demo0001'))).toBe('AuthFailure.InvalidAuthorization');
+    expect(await at(sim.cvmApiUrl, lighthouse('lhins-demo0001'))).toBe('AuthFailure.InvalidAuthorization');
+    expect(new Set([sim.apiUrl, sim.lighthouseApiUrl, sim.cvmApiUrl]).size).toBe(3);
+  });
+
   it('answers an unsupported action with InvalidAction', async () => {
     const { call } = await start();
     expect(await call({ action: 'StartInstances' })).toBe('InvalidAction');

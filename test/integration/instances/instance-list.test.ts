@@ -47,7 +47,7 @@ describe('the instance lister', () => {
       credentials: createStaticCredentialProvider({ secretId: DEMO_CREDENTIALS.secretId, secretKey }),
       transport: createHttpTransport(),
       region: 'ap-guangzhou',
-      endpoints: { lighthouse: new URL(sim.apiUrl), cvm: new URL(sim.apiUrl) },
+      endpoints: { lighthouse: new URL(sim.lighthouseApiUrl), cvm: new URL(sim.cvmApiUrl) },
       timeoutMs: 5000,
     });
     return createInstanceLister({ tencent, regions, ...(now ? { now } : {}) });

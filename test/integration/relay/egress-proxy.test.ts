@@ -41,7 +41,7 @@ describe('egress through HTTPS_PROXY', () => {
     proxy = await startConnectProxy();
     h = await startHarness({ store: 'memory', instances: INSTANCES, env: { HTTPS_PROXY: proxy.url } });
     await echoOnce(h);
-    const apiAuthority = new URL(h.simulator.apiUrl).host;
+    const apiAuthority = new URL(h.simulator.lighthouseApiUrl).host;
     expect(proxy.tunnels).toContain(apiAuthority);
     expect(proxy.tunnels).toContain(`localhost:${h.simulator.vncPort}`);
   });
@@ -50,7 +50,7 @@ describe('egress through HTTPS_PROXY', () => {
     proxy = await startConnectProxy();
     h = await startHarness({ store: 'memory', instances: INSTANCES, env: { HTTPS_PROXY: proxy.url, NO_PROXY: 'example.com,localhost' } });
     await echoOnce(h);
-    expect(proxy.tunnels).toContain(new URL(h.simulator.apiUrl).host);
+    expect(proxy.tunnels).toContain(new URL(h.simulator.lighthouseApiUrl).host);
     expect(proxy.tunnels.some((t) => t.startsWith('localhost:'))).toBe(false);
   });
 
