@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { VARIABLES } from '../gateway/config.js';
 import { ERROR_CATALOGUE } from '../gateway/errors.js';
-import { mapTencentError, TENCENT_ERROR_CODES } from '../gateway/tencent/error-codes.js';
+import { mapTencentError, TENCENT_ERROR_CODES, TENCENT_ERROR_PREFIXES } from '../gateway/tencent/error-codes.js';
 
 export const README_PATH = fileURLToPath(new URL('../README.md', import.meta.url));
 
@@ -30,7 +30,8 @@ export function generatedSections(): Record<string, string> {
       const mapping = mapTencentError(code);
       return `| \`${code}\` | \`${mapping.code}\` | ${ERROR_CATALOGUE[mapping.code].closeCode} | ${cell(mapping.message)} |`;
     }),
-    '| any other code | `tencent_api_error` | 4502 | Tencent Cloud failed to provide the console; try again shortly. (the code is kept in the audit record) |',
+    ...TENCENT_ERROR_PREFIXES.map(([prefix, mapping]) => `| any other \`${prefix}*\` | \`${mapping.code}\` | ${ERROR_CATALOGUE[mapping.code].closeCode} | ${cell(mapping.message)} |`),
+    `| any other code | \`tencent_api_error\` | 4502 | ${cell(mapTencentError('').message)} (the code is kept in the audit record) |`,
   ].join('\n');
   return { variables, errors, tencent };
 }

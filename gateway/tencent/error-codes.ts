@@ -1,5 +1,6 @@
 // Tencent Cloud error codes → gateway errors. Codes from the DescribeInstanceVncUrl pages of
-// Lighthouse and CVM and from the API 3.0 common error codes. The README's table mirrors this.
+// Lighthouse and CVM (with the official SDKs' per-action error lists) and from the API 3.0
+// common error codes. The README's table is generated from this.
 
 import type { ErrorCode } from '../errors.js';
 
@@ -14,6 +15,11 @@ const MALFORMED: TencentErrorMapping = { code: 'instance_id_invalid', message: '
 const STOPPED: TencentErrorMapping = { code: 'instance_state', message: 'The instance is not running; start it first, then reconnect.' };
 const CREATING: TencentErrorMapping = { code: 'instance_state', message: 'The instance is still being created; try again when it is running.' };
 const BUSY: TencentErrorMapping = { code: 'instance_state', message: 'The instance has an operation in progress; try again when it finishes.' };
+const RESCUE: TencentErrorMapping = { code: 'instance_state', message: 'The instance is entering or leaving rescue mode; try again when it is running.' };
+const MIGRATING: TencentErrorMapping = { code: 'instance_state', message: 'The instance is being migrated by Tencent Cloud; try again when it finishes.' };
+const STATE: TencentErrorMapping = { code: 'instance_state', message: 'The instance is not in a state that allows a console; try again when it is running.' };
+// An answer about the instance itself: asking again cannot change it, so it is not retried.
+const UNSUPPORTED_TYPE: TencentErrorMapping = { code: 'tencent_api_error', message: 'This instance type has no VNC console in Tencent Cloud.' };
 const CREDENTIALS: TencentErrorMapping = { code: 'tencent_api_error', message: "Tencent Cloud refused the gateway's API credentials." };
 const PERMISSION: TencentErrorMapping = { code: 'tencent_api_error', message: "The gateway's Tencent Cloud key is not allowed to open this console." };
 const LIMITED: TencentErrorMapping = { code: 'tencent_api_error', message: "Tencent Cloud's rate limit was reached; try again in a minute." };
@@ -35,21 +41,33 @@ export const TENCENT_ERROR_CODES: Readonly<Record<string, TencentErrorMapping>> 
   'UnauthorizedOperation.NoPermission': PERMISSION,
   'UnsupportedOperation.InvalidInstanceState': STOPPED,
   'UnsupportedOperation.LatestOperationUnfinished': BUSY,
-  // CVM DescribeInstanceVncUrl.
+  // CVM DescribeInstanceVncUrl (its API page and the SDKs' "error codes that may be returned").
+  'InvalidInstance.NotSupported': UNSUPPORTED_TYPE,
   'InvalidInstanceId.Malformed': MALFORMED,
   'InvalidInstanceId.NotFound': NOT_FOUND,
   'InvalidInstanceState': STOPPED,
+  'OperationDenied.InstanceOperationInProgress': BUSY,
+  'UnauthorizedOperation.MFAExpired': PERMISSION,
+  'UnauthorizedOperation.MFANotFound': PERMISSION,
+  'UnsupportedOperation.InstanceStateEnterRescueMode': RESCUE,
+  'UnsupportedOperation.InstanceStateEnterServiceLiveMigrate': MIGRATING,
+  'UnsupportedOperation.InstanceStateExitRescueMode': RESCUE,
+  'UnsupportedOperation.InstanceStateExitServiceLiveMigrate': MIGRATING,
+  'UnsupportedOperation.InstanceStatePending': CREATING,
+  'UnsupportedOperation.InstanceStateRebooting': BUSY,
+  'UnsupportedOperation.InstanceStateShutdown': STOPPED,
+  'UnsupportedOperation.InstanceStateStarting': BUSY,
   'UnsupportedOperation.InstanceStateStopped': STOPPED,
   'UnsupportedOperation.InstanceStateStopping': STOPPED,
-  'UnsupportedOperation.InstanceStateStarting': BUSY,
-  'UnsupportedOperation.InstanceStateRebooting': BUSY,
-  'UnsupportedOperation.InstanceStatePending': CREATING,
-  'UnsupportedOperation.InstanceStateShutdown': STOPPED,
-  'UnsupportedOperation.InstanceStateTerminating': STOPPED,
   'UnsupportedOperation.InstanceStateTerminated': NOT_FOUND,
+  'UnsupportedOperation.InstanceStateTerminating': STOPPED,
+  'UnsupportedOperation.SpecialInstanceType': UNSUPPORTED_TYPE,
+  // Stopped in "no charge when shut down" mode: still a stopped instance.
+  'UnsupportedOperation.StoppedModeStopCharging': STOPPED,
+  // Other CVM instance states that actions on a single instance answer.
   'UnsupportedOperation.InstanceStateExpire': STOPPED,
   'UnsupportedOperation.InstanceStateIsolating': STOPPED,
-  'OperationDenied.InstanceOperationInProgress': BUSY,
+  'UnsupportedOperation.InstanceStateRescueMode': RESCUE,
   // Common error codes.
   'AuthFailure.InvalidAuthorization': CREDENTIALS,
   'AuthFailure.InvalidSecretId': CREDENTIALS,
@@ -91,14 +109,18 @@ export const TENCENT_ERROR_CODES: Readonly<Record<string, TencentErrorMapping>> 
   'ResourceInsufficient': UNAVAILABLE,
   // DescribeInstances (the instance picker).
   'InvalidFilter': REQUEST,
+  'InvalidFilterValue.LimitExceeded': REQUEST,
   'InvalidParameterValue.LimitExceeded': REQUEST,
+  'InternalServerError': UNAVAILABLE,
+  'UnauthorizedOperation.InvalidToken': CREDENTIALS,
   // Raised by the gateway itself, never by Tencent; listed so admins can read them in audit records.
   'NetworkError': UNAVAILABLE,
   'CredentialsUnavailable': CREDENTIALS,
   'NoAccountForInstance': REQUEST,
 };
 
-const PREFIX_RULES: ReadonlyArray<readonly [string, TencentErrorMapping]> = [
+/** Codes not listed above, by prefix, in order; the README lists these rules after the codes. */
+export const TENCENT_ERROR_PREFIXES: ReadonlyArray<readonly [string, TencentErrorMapping]> = [
   ['AuthFailure.', CREDENTIALS],
   ['UnauthorizedOperation.', PERMISSION],
   ['RequestLimitExceeded.', LIMITED],
@@ -107,12 +129,15 @@ const PREFIX_RULES: ReadonlyArray<readonly [string, TencentErrorMapping]> = [
   ['FailedOperation.', UNAVAILABLE],
   ['ResourceNotFound.', NOT_FOUND],
   ['InvalidInstanceId.', MALFORMED],
+  // CVM names each state that refuses an action UnsupportedOperation.InstanceState<State>;
+  // one Tencent adds later is a state too, not a gateway failure.
+  ['UnsupportedOperation.InstanceState', STATE],
 ];
 
 /** Maps any Tencent error code; an unknown one becomes tencent_api_error (the code is kept for admins). */
 export function mapTencentError(tencentCode: string): TencentErrorMapping {
   // Own keys only: a code such as `constructor` or `__proto__` must not find Object.prototype's members.
   if (Object.hasOwn(TENCENT_ERROR_CODES, tencentCode)) return TENCENT_ERROR_CODES[tencentCode]!;
-  for (const [prefix, mapping] of PREFIX_RULES) if (tencentCode.startsWith(prefix)) return mapping;
+  for (const [prefix, mapping] of TENCENT_ERROR_PREFIXES) if (tencentCode.startsWith(prefix)) return mapping;
   return UNAVAILABLE;
 }
