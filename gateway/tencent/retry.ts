@@ -22,6 +22,9 @@ export function isRetryableTencentError(error: unknown): boolean {
   );
 }
 
+/** An attempt needs a round trip: none starts with less time than this left (default of minAttemptMs). */
+export const DEFAULT_MIN_ATTEMPT_MS = 500;
+
 export interface RetryOptions {
   /** Milliseconds since the epoch after which no attempt starts. */
   deadlineMs: number;
@@ -46,7 +49,7 @@ export async function withTencentRetries<T>(attempt: (remainingMs: number, attem
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? ((ms: number) => delay(ms));
   const random = options.random ?? Math.random;
-  const minAttemptMs = options.minAttemptMs ?? 500;
+  const minAttemptMs = options.minAttemptMs ?? DEFAULT_MIN_ATTEMPT_MS;
   const maxAttempts = options.maxAttempts ?? 4;
   const baseDelayMs = options.baseDelayMs ?? 200;
   const maxDelayMs = options.maxDelayMs ?? 2000;

@@ -6,7 +6,7 @@ import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { AccountRouter } from './accounts.js';
 import type { RegionResolver } from './regions.js';
-import { withTencentRetries, type RetryOptions } from './retry.js';
+import { DEFAULT_MIN_ATTEMPT_MS, withTencentRetries, type RetryOptions } from './retry.js';
 import { describeInstanceVncUrl, type HostAllowlist, type VncUrl } from './vnc-url.js';
 
 export interface VncUrlRequest {
@@ -49,21 +49,31 @@ export function createVncUrlService(options: VncUrlServiceOptions): VncUrlServic
     }
     const region = options.regions(instanceId, request.region, account.region);
     const stillWanted = request.stillWanted ?? (() => true);
+    const deadlineMs = now() + options.connectDeadlineMs;
+    const minAttemptMs = options.retry?.minAttemptMs ?? DEFAULT_MIN_ATTEMPT_MS;
     let attempts = 0;
     const result = await withTencentRetries(
-      async (remainingMs) => {
+      async () => {
         if (!stillWanted()) throw new GatewayError('bad_request', { message: 'client left during setup' });
         // Every attempt is a request Tencent counts, so every attempt spends a budget slot.
         await account.budget.take().catch((error: unknown) => {
           throw Object.assign(error as Error, { scope: 'api' });
         });
         if (!stillWanted()) throw new GatewayError('bad_request', { message: 'client left during setup' });
+        // The wait for a slot (up to 2 s) came out of the deadline: measure what is left now.
+        const remainingMs = deadlineMs - now();
+        if (remainingMs < minAttemptMs) {
+          throw new GatewayError('tencent_api_timeout', {
+            upstreamCode: 'Timeout',
+            cause: new Error(`${Math.max(0, remainingMs)} ms of the connect deadline left after waiting for an API budget slot`),
+          });
+        }
         attempts++;
-        return describeInstanceVncUrl(account.client, instanceId, options.allowHost, region, Math.max(100, remainingMs));
+        return describeInstanceVncUrl(account.client, instanceId, options.allowHost, region, remainingMs);
       },
       {
         ...options.retry,
-        deadlineMs: now() + options.connectDeadlineMs,
+        deadlineMs,
         now,
         onRetry: (error, attempt, delayMs) =>
           options.logger?.info({ instanceId, account: account.name, region, attempt, delayMs, upstreamCode: error.upstreamCode, tencentRequestId: error.requestId }, 'retrying Tencent Cloud call'),

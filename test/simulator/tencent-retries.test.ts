@@ -141,6 +141,46 @@ describe('retries', () => {
   });
 });
 
+describe('the connect deadline', () => {
+  /** A service whose account allows one call per second, so a second call waits ~1.25 s for its slot. */
+  async function slowBudgetService(connectDeadlineMs: number): Promise<VncUrlService> {
+    const endpoint = new URL(sim.apiUrl);
+    const router = await createTencentAccounts({
+      defaultSource: { kind: 'keys', ...DEMO_CREDENTIALS },
+      defaultRequired: true,
+      defaultRegion: 'ap-guangzhou',
+      endpoints: { lighthouse: endpoint, cvm: endpoint },
+      accounts: [],
+      // Longer than the deadline, so only the deadline can end a hung call in time.
+      apiTimeoutMs: 10_000,
+      transport,
+      limiter: createMemoryLimiter(),
+      requestsPerSecond: 1,
+      logger: createLogger({ level: 'error' }),
+    });
+    return createVncUrlService({ accounts: router, regions: createRegionResolver([]), allowHost: createHostAllowlist(['localhost']), connectDeadlineMs, retry: { random: () => 0 } });
+  }
+
+  it('counts the wait for a budget slot against the deadline: a hung call after it ends by the deadline', async () => {
+    const deadlineMs = 2000;
+    const slow = await slowBudgetService(deadlineMs);
+    await slow('lhins-retry001'); // spends this second's only slot
+    sim.injectError({ code: 'InternalError', instanceId: 'lhins-retry001', hang: true, count: 1 });
+    const started = Date.now();
+    await expect(slow('lhins-retry001')).rejects.toMatchObject({ code: 'tencent_api_timeout', closeCode: 4504 });
+    // Generous margin, but far below the ~1.25 s budget wait plus a full deadline's call.
+    expect(Date.now() - started).toBeLessThan(deadlineMs + 600);
+  });
+
+  it('refuses with 4504, without calling, when the budget wait leaves too little time for an attempt', async () => {
+    const slow = await slowBudgetService(1500);
+    await slow('lhins-retry001');
+    const since = sim.calls.length;
+    await expect(slow('lhins-retry001')).rejects.toMatchObject({ code: 'tencent_api_timeout', closeCode: 4504 });
+    expect(callsFor('lhins-retry001', since)).toHaveLength(0);
+  });
+});
+
 describe('regions', () => {
   it.each(['lhins-shanghai', 'ins-shanghai'])('sends the requested region for %s', async (id) => {
     const since = sim.calls.length;
