@@ -1,5 +1,6 @@
 // The gateway's Tencent side against the simulator: which errors are retried and which are
-// not, one budget slot per attempt, regions for both products, and per-account budgets.
+// not, one budget slot per attempt, the connect deadline, regions for both products, and
+// per-account budgets against the simulator's per-account limits.
 
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +15,7 @@ import { createHttpTransport } from '../../gateway/tencent/http-transport.js';
 import { createRegionResolver } from '../../gateway/tencent/regions.js';
 import { createHostAllowlist } from '../../gateway/tencent/vnc-url.js';
 import { createVncUrlService, type VncUrlService } from '../../gateway/tencent/vnc-url-service.js';
-import { createSelfSignedCertificate, DEMO_CREDENTIALS, startSimulator, type Simulator } from '../../simulator/index.js';
+import { createSelfSignedCertificate, DEMO_CREDENTIALS, startSimulator, type SelfSignedCertificate, type Simulator } from '../../simulator/index.js';
 
 const ACCOUNT_B = { secretId: 'AKIDaccountB000000000000000000000000', secretKey: 'accountBsecretKey000000000000000', uin: 'b' };
 
@@ -38,9 +39,10 @@ let accounts: AccountRouter;
 let service: VncUrlService;
 
 let transport: ReturnType<typeof createHttpTransport>;
+let tls: SelfSignedCertificate;
 
 beforeAll(async () => {
-  const tls = await createSelfSignedCertificate(mkdtempSync(join(tmpdir(), 'vnc-gateway-retries-')));
+  tls = await createSelfSignedCertificate(mkdtempSync(join(tmpdir(), 'vnc-gateway-retries-')));
   transport = createHttpTransport({ ca: [readFileSync(tls.certPath, 'utf8')] });
   sim = await startSimulator({
     tls: { cert: tls.cert, key: tls.key },
@@ -212,27 +214,59 @@ describe('several accounts', () => {
     expect(limiter.decisions.slice(slots).filter((d) => d.decision.allowed).map((d) => d.key)).toEqual(['api-calls:b', 'api-calls']);
   });
 
-  it('keeps one account within its budget while the other still has room', async () => {
-    const local = countingLimiter();
-    const endpoint = new URL(sim.apiUrl);
-    const router = await createTencentAccounts({
-      defaultSource: { kind: 'keys', ...DEMO_CREDENTIALS },
-      defaultRequired: true,
-      defaultRegion: 'ap-guangzhou',
-      endpoints: { lighthouse: endpoint, cvm: endpoint },
-      accounts: [{ name: 'b', credentials: { kind: 'keys', ...ACCOUNT_B }, region: undefined, endpoints: { lighthouse: undefined, cvm: undefined }, instances: ['lhins-bacct*'] }],
-      apiTimeoutMs: 2000,
-      transport,
-      limiter: local,
-      requestsPerSecond: 1,
-      logger: createLogger({ level: 'error' }),
+  it("exhausts one account's budget through real calls while the other account's calls still succeed", async () => {
+    // A simulator that allows each account one call per second, counted per account as Tencent
+    // does, and a gateway budget of one call per second per account in front of it.
+    const strict = await startSimulator({
+      tls: { cert: tls.cert, key: tls.key },
+      accounts: [DEMO_CREDENTIALS, ACCOUNT_B],
+      apiRequestsPerSecond: 1,
+      instances: [
+        { id: 'lhins-aacct001', state: 'RUNNING', vnc: { kind: 'echo' } },
+        { id: 'lhins-bacct001', state: 'RUNNING', vnc: { kind: 'echo' } },
+      ],
     });
-    const a = router.accountFor('lhins-retry001')!;
-    const b = router.accountFor('lhins-bacct001')!;
-    await a.budget.take();
-    await b.budget.take(); // a shared budget of 1/s would refuse this one
-    expect(local.decisions.map((d) => d.decision.allowed)).toEqual([true, true]);
-    await a.budget.take(); // waits for its own window
-    expect(local.decisions.filter((d) => d.key === 'api-calls').map((d) => d.decision.allowed)).toContain(false);
+    try {
+      const endpoint = new URL(strict.apiUrl);
+      const router = await createTencentAccounts({
+        defaultSource: { kind: 'keys', ...DEMO_CREDENTIALS },
+        defaultRequired: true,
+        defaultRegion: 'ap-guangzhou',
+        endpoints: { lighthouse: endpoint, cvm: endpoint },
+        accounts: [{ name: 'b', credentials: { kind: 'keys', ...ACCOUNT_B }, region: undefined, endpoints: { lighthouse: undefined, cvm: undefined }, instances: ['lhins-bacct*'] }],
+        apiTimeoutMs: 2000,
+        transport,
+        limiter: createMemoryLimiter(),
+        requestsPerSecond: 1,
+        logger: createLogger({ level: 'error' }),
+      });
+      const svc = createVncUrlService({ accounts: router, regions: createRegionResolver([]), allowHost: createHostAllowlist(['localhost']), connectDeadlineMs: 8000 });
+
+      // Four sessions of account A at once: one call now, one when the slot frees (~1.25 s), and
+      // two refused, since a third slot would take longer than the 2 s a session may wait.
+      const a = await Promise.allSettled([1, 2, 3, 4].map(() => svc('lhins-aacct001')));
+      expect(a.filter((r) => r.status === 'fulfilled')).toHaveLength(2);
+      const refusals = a.flatMap((r) => (r.status === 'rejected' ? [r.reason as GatewayError] : []));
+      expect(refusals.map((e) => [e.code, e.closeCode])).toEqual([['rate_limited', 4429], ['rate_limited', 4429]]);
+
+      // A's second is spent right now. Two sessions of account B: a budget shared with A would
+      // make both wait for A's slot and refuse one; B's own budget serves one at once, the other
+      // a second later.
+      const b = await Promise.allSettled([1, 2].map(() => svc('lhins-bacct001')));
+      expect(b.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled']);
+      expect(b.map((r) => (r.status === 'fulfilled' ? r.value.account : ''))).toEqual(['b', 'b']);
+
+      // The simulator, counting per account, accepted every call: A never reached Tencent's
+      // limit, and B's first call landed inside the very second A had used up.
+      const calls = strict.calls.filter((c) => c.action === 'DescribeInstanceVncUrl');
+      expect(calls.map((c) => c.code)).toEqual(['ok', 'ok', 'ok', 'ok']);
+      const aCalls = calls.filter((c) => c.secretId === DEMO_CREDENTIALS.secretId);
+      const bCalls = calls.filter((c) => c.secretId === ACCOUNT_B.secretId);
+      expect(aCalls.map((c) => c.instanceId)).toEqual(['lhins-aacct001', 'lhins-aacct001']);
+      expect(bCalls.map((c) => c.instanceId)).toEqual(['lhins-bacct001', 'lhins-bacct001']);
+      expect(bCalls[0]!.atMs - aCalls[1]!.atMs).toBeLessThan(1000);
+    } finally {
+      await strict.close();
+    }
   });
 });
