@@ -1,28 +1,32 @@
 // The Tencent side through the whole gateway, against the simulator: a transient InternalError
-// the user never sees, regions for both products, two accounts, and the gateway's own
-// credentials from a profile file rewritten while it runs and from a rotating CVM role.
+// the user never sees, regions for both products (ticket body and ?region=), two accounts, and
+// the gateway's own credentials from a profile file rewritten while it runs and from a rotating
+// CVM role.
 
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_CREDENTIALS, startMetadataServer, type MetadataServer, type SimInstance } from '../../simulator/index.js';
 import { callApi } from '../simulator/helpers.js';
-import { eventually, startHarness, within, type Harness } from '../helpers/gateway-harness.js';
+import { eventually, startHarness, within, type Harness, type OpenedSocket } from '../helpers/gateway-harness.js';
 
 const ACCOUNT_B = { secretId: 'AKIDaccountB000000000000000000000000', secretKey: 'accountBsecretKey000000000000000', uin: 'b' };
 const ECHO = { vnc: { kind: 'echo' } } as const;
+
+/** Proves a byte goes round an open session, then closes it; a refusal closes the socket instead. */
+async function echoAndClose(s: OpenedSocket): Promise<void> {
+  await within(s.opened, 8000, 'open');
+  s.ws.send(Buffer.from([7, 7]));
+  await Promise.race([eventually(() => s.received.length > 0, 8000, 'echo'), s.closed.then((c) => Promise.reject(new Error(`closed ${c.code} ${c.reason}`)))]);
+  s.ws.close();
+  await within(s.closed, 5000, 'close');
+}
 
 /** Opens a session with a fresh ticket, proves a byte goes round, closes it. */
 async function roundTrip(h: Harness, instanceId: string, body = '{}'): Promise<void> {
   const res = await h.requestTicket(instanceId, await h.token(), { body });
   expect(res.status).toBe(201);
-  const s = h.open(instanceId, { ticket: res.body.ticket as string });
-  await within(s.opened, 8000, 'open');
-  s.ws.send(Buffer.from([7, 7]));
-  // A refusal would close the socket instead of echoing.
-  await Promise.race([eventually(() => s.received.length > 0, 8000, 'echo'), s.closed.then((c) => Promise.reject(new Error(`closed ${c.code} ${c.reason}`)))]);
-  s.ws.close();
-  await within(s.closed, 5000, 'close');
+  await echoAndClose(h.open(instanceId, { ticket: res.body.ticket as string }));
 }
 
 describe('sessions across regions and accounts', () => {
@@ -67,6 +71,35 @@ describe('sessions across regions and accounts', () => {
   it.each(['lhins-shanghai', 'ins-shanghai'])('reaches %s in the region named in the ticket request', async (id) => {
     await roundTrip(h, id, '{"region":"ap-shanghai"}');
     expect(h.simulator.calls.findLast((c) => c.instanceId === id)?.region).toBe('ap-shanghai');
+  });
+
+  it.each(['lhins-shanghai', 'ins-shanghai'])('reaches %s in the region named by ?region= on a JWT-authenticated WebSocket', async (id) => {
+    // Without the region the instance is not found (4404).
+    await echoAndClose(h.open(id, { query: '?region=ap-shanghai', headers: { Authorization: `Bearer ${await h.token()}` } }));
+    expect(h.simulator.calls.findLast((c) => c.instanceId === id)?.region).toBe('ap-shanghai');
+  });
+
+  it("keeps the ticket's region over a ?region= on its WebSocket, and takes the query's when the ticket has none", async () => {
+    const withRegion = await h.requestTicket('ins-shanghai', await h.token(), { body: '{"region":"ap-shanghai"}' });
+    await echoAndClose(h.open('ins-shanghai', { ticket: withRegion.body.ticket as string, query: '?region=ap-beijing' }));
+    expect(h.simulator.calls.findLast((c) => c.instanceId === 'ins-shanghai')?.region).toBe('ap-shanghai');
+
+    const without = await h.requestTicket('ins-shanghai', await h.token(), { body: '{}' });
+    await echoAndClose(h.open('ins-shanghai', { ticket: without.body.ticket as string, query: '?region=ap-shanghai' }));
+    expect(h.simulator.calls.findLast((c) => c.instanceId === 'ins-shanghai')?.region).toBe('ap-shanghai');
+  });
+
+  it.each(['Mars', 'ap-shanghai%0D%0AX-Evil:%201', 'ap-shanghai;x', ''])('refuses the WebSocket with HTTP 400 when ?region=%s is not a region name', async (region) => {
+    const since = h.simulator.calls.length;
+    const s = h.open('ins-shanghai', { query: `?region=${region}`, headers: { Authorization: `Bearer ${await h.token()}` } });
+    expect(await within(s.refused, 5000, 'refusal')).toBe(400);
+    expect(h.simulator.calls.length).toBe(since);
+  });
+
+  it('passes a well-formed region Tencent does not serve to Tencent, and ends the session with its refusal', async () => {
+    const s = h.open('ins-shanghai', { query: '?region=ap-atlantis', headers: { Authorization: `Bearer ${await h.token()}` } });
+    expect((await within(s.closed, 8000, 'close')).code).toBe(4502);
+    expect(h.simulator.calls.findLast((c) => c.instanceId === undefined && c.region === 'ap-atlantis')?.code).toBe('UnsupportedRegion');
   });
 
   it('uses INSTANCE_REGIONS when the request names no region', async () => {
