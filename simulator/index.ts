@@ -79,12 +79,18 @@ export interface Simulator {
   inputEvents(instanceId: string): readonly InputEvent[];
   /** VNC sessions opened (upgrades accepted and bridged). */
   readonly vncConnections: number;
+  /**
+   * The bearer secret (`s=` value) of every VNC URL issued, oldest first (at most the last
+   * 10 000): what a leak scan looks for in the gateway's logs and audit records.
+   */
+  readonly issuedVncSecrets: readonly string[];
   /** Ends every socket and both servers. */
   close(): Promise<void>;
 }
 
 // Pointer motion is chatty; keep the most recent events so a long demo cannot grow without bound.
 const MAX_INPUT_EVENTS = 10_000;
+const MAX_ISSUED_SECRETS = 10_000;
 
 function listen(server: Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -126,6 +132,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const injected: (InjectedError & { remaining: number })[] = [];
   const inputs = new Map<string, InputEvent[]>();
   const tokens = createVncTokenStore({ ttlMs: options.urlTtlMs ?? 15_000, now });
+  const issuedSecrets: string[] = [];
 
   const makeServer = (): Server =>
     options.tls !== undefined ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }) : createHttpServer();
@@ -162,8 +169,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     connectsPerMinute,
     tokens,
     // Same shape as Tencent's: the whole URL percent-encoded, with the console's extra parameters.
-    vncUrlFor: (token) =>
-      encodeURIComponent(`${scheme}://${publicHost}:${options.vncUrlPort ?? vncPort}/vnc?s=${token}&password=&isWindows=false&isUbuntu=false`),
+    vncUrlFor: (token) => {
+      issuedSecrets.push(token);
+      if (issuedSecrets.length > MAX_ISSUED_SECRETS) issuedSecrets.splice(0, issuedSecrets.length - MAX_ISSUED_SECRETS);
+      return encodeURIComponent(`${scheme}://${publicHost}:${options.vncUrlPort ?? vncPort}/vnc?s=${token}&password=&isWindows=false&isUbuntu=false`);
+    },
     takeInjectedError(instanceId) {
       const index = injected.findIndex((e) => e.instanceId === undefined || e.instanceId === instanceId);
       const match = injected[index];
@@ -232,6 +242,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     },
     get vncConnections() {
       return endpoint.connections;
+    },
+    get issuedVncSecrets() {
+      return [...issuedSecrets];
     },
     close() {
       closing ??= (async () => {

@@ -1,5 +1,6 @@
 // The gateway as operators run it: a child process configured only by its environment,
-// trusting the simulator's private CA through NODE_EXTRA_CA_CERTS, audit on stdout, logs on stderr.
+// trusting the simulator's private CA through NODE_EXTRA_CA_CERTS, audit on stdout, logs on
+// stderr, and neither holding an upstream URL secret.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -10,7 +11,7 @@ import { WebSocket } from 'ws';
 import { verifyFiles } from '../../gateway/audit/audit-verify.js';
 import { createLocalIdp, type LocalIdp } from '../../scripts/demo/local-idp.js';
 import { localStackEnv } from '../../scripts/demo/local-stack-env.js';
-import { createSelfSignedCertificate, startSimulator, type Simulator } from '../../simulator/index.js';
+import { createSelfSignedCertificate, DEMO_CREDENTIALS, startSimulator, type Simulator } from '../../simulator/index.js';
 import { eventually, within } from '../helpers/gateway-harness.js';
 
 interface GatewayChild {
@@ -97,7 +98,8 @@ describe('the gateway process', () => {
   }
 
   it('trusts a private CA through NODE_EXTRA_CA_CERTS, relays, audits on stdout and exits cleanly on SIGTERM', async () => {
-    const g = spawnGateway({ ...baseEnv, NODE_EXTRA_CA_CERTS: caPath });
+    // Debug level: every log line the gateway can write is in the leak scan below.
+    const g = spawnGateway({ ...baseEnv, NODE_EXTRA_CA_CERTS: caPath, LOG_LEVEL: 'debug' });
     children.push(g);
     const url = await listening(g);
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
@@ -110,6 +112,12 @@ describe('the gateway process', () => {
     expect(g.stderr.join('')).not.toContain('"type":"session.started"');
     g.child.kill('SIGTERM');
     expect(await within(g.exited, 15_000, 'exit')).toBe(0);
+    // Nothing the process wrote, audit or log, holds the upstream URL, its secret or the API key.
+    const output = g.stdout.join('') + g.stderr.join('');
+    expect(output).toContain('"msg":"gateway listening"');
+    for (const fixed of ['wss://', 'wss%3A', '/vnc?s=', 's%3D', DEMO_CREDENTIALS.secretKey]) expect(output).not.toContain(fixed);
+    expect(simulator.issuedVncSecrets.length).toBeGreaterThan(0);
+    for (const secret of simulator.issuedVncSecrets) expect(output).not.toContain(secret.slice(0, 12));
   });
 
   it('drains on SIGTERM: a live session gets 1001 after SHUTDOWN_GRACE_S, its records are on disk and the chain verifies', async () => {

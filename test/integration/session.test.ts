@@ -303,6 +303,14 @@ describe.each(STORES)('a console session with %s state', (store) => {
     for (const secret of ['wss://', 'wss%3A', '/vnc?s=', 's%3D', 'password=', ticket, token, DEMO_CREDENTIALS.secretKey]) {
       expect(everything).not.toContain(secret);
     }
+    // The secret of every VNC URL the simulator handed out during this suite, whole or cut to
+    // its first 12 characters (a "redacted" prefix still narrows a 32-byte secret too far).
+    const secrets = h.simulator.issuedVncSecrets;
+    expect(secrets.length).toBeGreaterThan(0);
+    for (const secret of secrets) {
+      expect(everything).not.toContain(secret.slice(0, 12));
+      expect(everything).not.toContain(encodeURIComponent(secret).slice(0, 12));
+    }
     expect(everything).toContain('session started');
   });
 });
