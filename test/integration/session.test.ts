@@ -2,15 +2,34 @@
 // real Redis state: tickets, relaying byte for byte, every refusal and its close code.
 
 import { randomBytes } from 'node:crypto';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_CREDENTIALS } from '../../simulator/index.js';
 import { eventually, startHarness, within, type Harness, type StoreKind } from '../helpers/gateway-harness.js';
 
 const STORES: StoreKind[] = ['memory', 'redis'];
 
+// The transforming console's greeting, sent before it reads anything.
+const GREETING = Buffer.from('XFORM 1.0\n');
+const flip = (bytes: Buffer): Buffer => Buffer.from(bytes.map((b) => b ^ 0xa5));
+
 describe.each(STORES)('a console session with %s state', (store) => {
   let h: Harness;
+  // A TCP "VNC server" behind the simulator's bridge that greets first, then answers every byte
+  // transformed: what comes back differs from what was sent, so a relay that looped the
+  // client's own frames back (or dropped a direction) cannot pass for one that relays.
+  let transformer: Server;
+  const transformerSockets = new Set<Socket>();
   beforeAll(async () => {
+    transformer = createServer((socket) => {
+      transformerSockets.add(socket);
+      socket.on('close', () => transformerSockets.delete(socket));
+      socket.on('error', () => socket.destroy());
+      socket.write(GREETING);
+      socket.on('data', (chunk: Buffer) => socket.write(flip(chunk)));
+    });
+    await new Promise<void>((resolve) => transformer.listen(0, '127.0.0.1', resolve));
+    const transformerPort = (transformer.address() as AddressInfo).port;
     h = await startHarness({
       store,
       // One user opens a session per Tencent error code below: more than the default 30 a minute.
@@ -21,6 +40,7 @@ describe.each(STORES)('a console session with %s state', (store) => {
         { id: 'ins-echo0001', state: 'RUNNING', vnc: { kind: 'echo' } },
         { id: 'lhins-errors01', state: 'RUNNING', vnc: { kind: 'echo' } },
         { id: 'ins-errors01', state: 'RUNNING', vnc: { kind: 'echo' } },
+        { id: 'lhins-xform001', state: 'RUNNING', vnc: { kind: 'tcp', host: '127.0.0.1', port: transformerPort } },
         { id: 'lhins-stopped1', state: 'STOPPED', vnc: { kind: 'echo' } },
         { id: 'lhins-creating', state: 'CREATING', vnc: { kind: 'echo' } },
         { id: 'ins-stopped1', state: 'STOPPED', vnc: { kind: 'echo' } },
@@ -29,6 +49,8 @@ describe.each(STORES)('a console session with %s state', (store) => {
   });
   afterAll(async () => {
     await h?.close();
+    for (const socket of transformerSockets) socket.destroy();
+    await new Promise<void>((resolve) => (transformer ? transformer.close(() => resolve()) : resolve()));
   });
 
   async function ticketFor(instanceId: string, sub = 'sam'): Promise<string> {
@@ -77,6 +99,27 @@ describe.each(STORES)('a console session with %s state', (store) => {
     const call = h.simulator.calls.findLast((c) => c.instanceId === 'ins-echo0001');
     expect(call?.service).toBe('cvm');
     expect(call?.region).toBe('ap-guangzhou');
+  });
+
+  it('relays each direction as itself through a console that transforms what it receives', async () => {
+    const ticket = await ticketFor('lhins-xform001');
+    const s = h.open('lhins-xform001', { ticket });
+    await within(s.opened, 5000, 'open');
+    // Upstream → client before the client has sent anything.
+    await eventually(() => Buffer.concat(s.received).length >= GREETING.length, 5000, 'the greeting');
+    expect(Buffer.concat(s.received).equals(GREETING)).toBe(true);
+    const sent = Array.from({ length: 16 }, (_, i) => randomBytes(1 + ((i * 4099) % 8192)));
+    for (const chunk of sent) s.ws.send(chunk);
+    const total = sent.reduce((n, b) => n + b.length, 0);
+    await eventually(() => Buffer.concat(s.received).length >= GREETING.length + total, 10_000, 'transformed bytes');
+    const answer = Buffer.concat(s.received).subarray(GREETING.length);
+    expect(answer.equals(flip(Buffer.concat(sent)))).toBe(true);
+    expect(answer.equals(Buffer.concat(sent))).toBe(false);
+    s.ws.close(1000);
+    await within(s.closed, 5000, 'close');
+    await eventually(() => h.audit().some((r) => r.type === 'session.ended' && r.instanceId === 'lhins-xform001'), 5000, 'session.ended');
+    const ended = h.audit().findLast((r) => r.type === 'session.ended' && r.instanceId === 'lhins-xform001');
+    expect(ended).toMatchObject({ bytesFromClient: total, bytesFromUpstream: GREETING.length + total });
   });
 
   it('issues single-use tickets bound to the instance, valid at most 30 s', async () => {
