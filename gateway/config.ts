@@ -1,7 +1,7 @@
 // The gateway's configuration: one schema, read from the environment and optionally a YAML
 // file (GATEWAY_CONFIG; the environment wins), validated once, every problem reported together.
 
-import { readFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, readFileSync, statSync } from 'node:fs';
 import { parse as parseYaml, YAMLError } from 'yaml';
 import { parseRedisTopology, REDIS_TOPOLOGY_VARIABLES, type RedisTopology } from './state/redis-topology-config.js';
 import { normaliseOrigin } from '../auth/origin.js';
@@ -135,7 +135,7 @@ export const VARIABLES: readonly VariableSpec[] = [
   { name: 'TENCENTCLOUD_SECRET_ID', description: 'API credential id (CAM key with DescribeInstanceVncUrl); first in the credential chain, with TENCENTCLOUD_SECRET_KEY.', default: 'profile file, then CVM role' },
   { name: 'TENCENTCLOUD_SECRET_KEY', description: 'API credential secret.', default: 'profile file, then CVM role' },
   { name: 'TENCENTCLOUD_SESSION_TOKEN', description: 'Token of temporary credentials, sent as X-TC-Token.', default: 'unset' },
-  { name: 'TENCENTCLOUD_CREDENTIALS_FILE', description: 'Profile file (INI, [default] secret_id, secret_key, token), re-read when it changes; second in the chain.', default: '~/.tencentcloud/credentials, then /etc/tencentcloud/credentials' },
+  { name: 'TENCENTCLOUD_CREDENTIALS_FILE', description: 'Profile file (INI, [default] secret_id, secret_key, token), re-read when it changes; second in the chain. When set, it must exist: a missing file stops the process rather than falling through to the CVM role.', default: '~/.tencentcloud/credentials, then /etc/tencentcloud/credentials' },
   { name: 'TENCENTCLOUD_METADATA_URL', description: 'Instance metadata service for CVM role credentials; last in the chain.', default: DEFAULT_METADATA_URL },
   { name: 'TENCENTCLOUD_REGION', description: 'Region sent as X-TC-Region when neither the request nor INSTANCE_REGIONS names one.', default: 'ap-guangzhou' },
   { name: 'INSTANCE_REGIONS', description: 'Comma list of instance-id-or-glob=region (lhins-sh*=ap-shanghai,ins-abc*=ap-beijing); first match wins.', default: 'unset' },
@@ -302,6 +302,11 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): GatewayCo
     problems.push('TENCENTCLOUD_SESSION_TOKEN only goes with TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY');
   }
   const credentialsFile = get('TENCENTCLOUD_CREDENTIALS_FILE');
+  // Named explicitly, the file must be there: skipping it would quietly fall through to the CVM
+  // role (or fail later with a less useful message). The default paths are optional, as in the SDKs.
+  if (credentialsFile !== undefined && !isReadableFile(credentialsFile)) {
+    problems.push(`TENCENTCLOUD_CREDENTIALS_FILE: ${credentialsFile} is not a readable file (unset it to use ~/.tencentcloud/credentials, /etc/tencentcloud/credentials or the CVM role)`);
+  }
   const home = nonEmpty(env.HOME);
   const profilePaths = credentialsFile !== undefined
     ? [credentialsFile]
@@ -311,7 +316,7 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): GatewayCo
   if (!isRegionName(region)) problems.push(`TENCENTCLOUD_REGION: "${region}" is not a region name like ap-guangzhou`);
   const instanceRegions = parseInstanceRegions(get('INSTANCE_REGIONS') ?? '');
   for (const problem of instanceRegions.problems) problems.push(`INSTANCE_REGIONS: ${problem}`);
-  const accounts = accountsRaw === undefined ? [] : parseAccounts(accountsRaw, metadataUrl ?? new URL(DEFAULT_METADATA_URL), problems);
+  const accounts = accountsRaw === undefined ? [] : parseAccounts(accountsRaw, metadataUrl ?? new URL(DEFAULT_METADATA_URL), problems, isReadableFile);
   const lighthouseEndpoint = url('TENCENTCLOUD_LIGHTHOUSE_ENDPOINT', 'https://lighthouse.tencentcloudapi.com', ['https:', 'http:']);
   const cvmEndpoint = url('TENCENTCLOUD_CVM_ENDPOINT', 'https://cvm.tencentcloudapi.com', ['https:', 'http:']);
 
@@ -451,6 +456,17 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): GatewayCo
 
 function splitList(value: string): string[] {
   return value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+}
+
+/** True for a regular file (symlinks followed, as Kubernetes mounts secrets) this process can read. */
+function isReadableFile(path: string): boolean {
+  try {
+    if (!statSync(path).isFile()) return false;
+    accessSync(path, fsConstants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -25,9 +25,10 @@ const NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 
 /**
  * Parses the YAML value of `accounts`. `metadataUrl` is where `role` accounts fetch their
- * keys. Problems are pushed onto `problems`; the accounts that parsed cleanly are returned.
+ * keys; `isReadableFile` checks a named profile file. Problems are pushed onto `problems`; the
+ * accounts that parsed cleanly are returned.
  */
-export function parseAccounts(value: unknown, metadataUrl: URL, problems: string[]): AccountConfig[] {
+export function parseAccounts(value: unknown, metadataUrl: URL, problems: string[], isReadableFile: (path: string) => boolean = () => true): AccountConfig[] {
   const where = 'GATEWAY_CONFIG accounts';
   if (!Array.isArray(value)) {
     problems.push(`${where}: must be a list of accounts`);
@@ -80,6 +81,7 @@ export function parseAccounts(value: unknown, metadataUrl: URL, problems: string
       problems.push(`${label}: TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY go together`);
     }
     if (token !== undefined && !hasKeys) problems.push(`${label}: TENCENTCLOUD_SESSION_TOKEN only goes with TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY`);
+    if (sources === 1 && file !== undefined && !isReadableFile(file)) problems.push(`${label}: TENCENTCLOUD_CREDENTIALS_FILE ${file} is not a readable file`);
 
     const region = str('TENCENTCLOUD_REGION');
     if (region !== undefined && !isRegionName(region)) problems.push(`${label}: TENCENTCLOUD_REGION "${region}" is not a region name like ap-guangzhou`);

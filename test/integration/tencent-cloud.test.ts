@@ -165,10 +165,12 @@ describe('the gateway credentials from a CVM role', () => {
     h = await startHarness({
       store: 'memory',
       instances: [{ id: 'lhins-role0001', state: 'RUNNING', ...ECHO }],
-      prepare: async (sim, dir) => {
+      prepare: async (sim) => {
         // Keys that live 2–3 s (ExpiredTime is whole seconds), so they expire mid-test.
         metadata = await startMetadataServer({ roleName: 'gateway-role', lifetimeMs: 3000, onIssue: (account) => sim.addAccount(account) });
-        return { TENCENTCLOUD_SECRET_ID: '', TENCENTCLOUD_SECRET_KEY: '', TENCENTCLOUD_CREDENTIALS_FILE: join(dir, 'absent'), TENCENTCLOUD_METADATA_URL: metadata.url };
+        // No keys and no profile file (the harness passes no HOME; a named file that is absent
+        // would be a configuration error): the chain ends at the role.
+        return { TENCENTCLOUD_SECRET_ID: '', TENCENTCLOUD_SECRET_KEY: '', TENCENTCLOUD_METADATA_URL: metadata.url };
       },
     });
   });

@@ -116,7 +116,33 @@ describe('the configuration of credentials, regions and accounts', () => {
     const config = loadConfig({ ...base, HOME: '/home/op' });
     expect(config.tencent.secretId).toBeUndefined();
     expect(config.tencent.profilePaths).toEqual(['/home/op/.tencentcloud/credentials', '/etc/tencentcloud/credentials']);
-    expect(loadConfig({ ...base, TENCENTCLOUD_CREDENTIALS_FILE: '/run/creds' }).tencent.profilePaths).toEqual(['/run/creds']);
+    const file = join(dir, 'explicit-credentials');
+    writeFileSync(file, profile('AKIDe', 'ke'));
+    expect(loadConfig({ ...base, TENCENTCLOUD_CREDENTIALS_FILE: file }).tencent.profilePaths).toEqual([file]);
+  });
+
+  it('refuses an explicit TENCENTCLOUD_CREDENTIALS_FILE that does not exist, listed with the other problems, rather than falling through to the CVM role', () => {
+    const missing = join(dir, 'no-such-credentials');
+    let error: ConfigError | undefined;
+    try {
+      loadConfig({ ...base, TENCENTCLOUD_CREDENTIALS_FILE: missing, TENCENTCLOUD_REGION: 'nowhere!' });
+    } catch (e) {
+      error = e as ConfigError;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error?.problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(new RegExp(`^TENCENTCLOUD_CREDENTIALS_FILE: ${missing} is not a readable file`)),
+        expect.stringMatching(/^TENCENTCLOUD_REGION/),
+      ]),
+    );
+    // A directory is no profile file either.
+    expect(() => loadConfig({ ...base, TENCENTCLOUD_CREDENTIALS_FILE: dir })).toThrow(/TENCENTCLOUD_CREDENTIALS_FILE: .* is not a readable file/);
+  });
+
+  it("refuses an account's TENCENTCLOUD_CREDENTIALS_FILE that does not exist", () => {
+    const yaml = `accounts:\n  - name: file\n    TENCENTCLOUD_CREDENTIALS_FILE: ${join(dir, 'absent')}\n    instances: [lhins-file0001]\n`;
+    expect(() => loadConfig({ ...base, GATEWAY_CONFIG: '/g.yaml' }, { readFile: () => yaml })).toThrow(/"file": TENCENTCLOUD_CREDENTIALS_FILE .*absent is not a readable file/);
   });
 
   it('lists every problem with keys, regions and accounts together', () => {
@@ -156,6 +182,8 @@ accounts:
   });
 
   it('reads an accounts list with keys, a profile file or a role', () => {
+    const accountFile = join(dir, 'account-credentials');
+    writeFileSync(accountFile, profile('AKIDf', 'kf'));
     const yaml = `
 accounts:
   - name: shanghai
@@ -165,7 +193,7 @@ accounts:
     TENCENTCLOUD_CVM_ENDPOINT: https://cvm.ap-shanghai.tencentcloudapi.com
     instances: ["lhins-sh*", "ins-sh*"]
   - name: file
-    TENCENTCLOUD_CREDENTIALS_FILE: /etc/tc/file
+    TENCENTCLOUD_CREDENTIALS_FILE: ${accountFile}
     instances: [lhins-file0001]
   - name: role
     role: ops-role
@@ -175,7 +203,7 @@ accounts:
     const [sh, file, role] = config.tencent.accounts;
     expect(sh).toMatchObject({ name: 'shanghai', region: 'ap-shanghai', credentials: { kind: 'keys', secretId: 'AKIDsh' }, instances: ['lhins-sh*', 'ins-sh*'] });
     expect(sh?.endpoints.cvm?.host).toBe('cvm.ap-shanghai.tencentcloudapi.com');
-    expect(file?.credentials).toEqual({ kind: 'profile', path: '/etc/tc/file' });
+    expect(file?.credentials).toEqual({ kind: 'profile', path: accountFile });
     expect(role?.credentials).toMatchObject({ kind: 'role', roleName: 'ops-role' });
   });
 });
