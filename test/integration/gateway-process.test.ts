@@ -154,11 +154,11 @@ describe('the gateway process', () => {
   });
 
   it('stops with one message listing every configuration problem', async () => {
-    const g = spawnGateway({ PORT: 'x', TENCENTCLOUD_REGION: 'nowhere!' });
+    const g = spawnGateway({ PORT: 'x', TENCENTCLOUD_REGION: 'nowhere!', TENCENTCLOUD_CREDENTIALS_FILE: '/nonexistent/tencentcloud/credentials' });
     children.push(g);
     expect(await within(g.exited, 20_000, 'exit')).toBe(2);
     const message = g.stderr.join('');
-    for (const name of ['PORT', 'TENCENTCLOUD_REGION', 'AUTH_ISSUER', 'AUTH_AUDIENCE', 'POLICY_FILE']) expect(message).toContain(name);
+    for (const name of ['PORT', 'TENCENTCLOUD_REGION', 'TENCENTCLOUD_CREDENTIALS_FILE', 'AUTH_ISSUER', 'AUTH_AUDIENCE', 'POLICY_FILE']) expect(message).toContain(name);
     expect(message.match(/Invalid configuration/g)).toHaveLength(1);
   });
 });
