@@ -14,10 +14,16 @@ export interface AccountConfig {
   endpoints: { lighthouse: URL | undefined; cvm: URL | undefined };
   /** Instance ids or globs served by this account; the first account that matches wins. */
   instances: readonly string[];
+  /**
+   * The Tencent Cloud account id (UIN) the entry's keys belong to. Tencent counts API calls
+   * per account, so entries naming the same UIN share one budget; without it, each entry has
+   * its own (and must then be a distinct Tencent account).
+   */
+  uin?: string;
 }
 
 const KEYS = new Set([
-  'name', 'instances', 'role',
+  'name', 'instances', 'role', 'uin',
   'TENCENTCLOUD_SECRET_ID', 'TENCENTCLOUD_SECRET_KEY', 'TENCENTCLOUD_SESSION_TOKEN', 'TENCENTCLOUD_CREDENTIALS_FILE',
   'TENCENTCLOUD_REGION', 'TENCENTCLOUD_LIGHTHOUSE_ENDPOINT', 'TENCENTCLOUD_CVM_ENDPOINT',
 ]);
@@ -83,6 +89,13 @@ export function parseAccounts(value: unknown, metadataUrl: URL, problems: string
     if (token !== undefined && !hasKeys) problems.push(`${label}: TENCENTCLOUD_SESSION_TOKEN only goes with TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY`);
     if (sources === 1 && file !== undefined && !isReadableFile(file)) problems.push(`${label}: TENCENTCLOUD_CREDENTIALS_FILE ${file} is not a readable file`);
 
+    // YAML reads an unquoted UIN as a number; UINs stay well inside 2^53.
+    const rawUin = raw.uin;
+    const uin = typeof rawUin === 'number' && Number.isSafeInteger(rawUin) ? String(rawUin) : rawUin;
+    if (uin !== undefined && uin !== null && (typeof uin !== 'string' || !/^\d{5,20}$/.test(uin))) {
+      problems.push(`${label}: uin must be the Tencent Cloud account id (digits, as in the console's Account Info)`);
+    }
+
     const region = str('TENCENTCLOUD_REGION');
     if (region !== undefined && !isRegionName(region)) problems.push(`${label}: TENCENTCLOUD_REGION "${region}" is not a region name like ap-guangzhou`);
     const endpoint = (key: string): URL | undefined => {
@@ -108,7 +121,7 @@ export function parseAccounts(value: unknown, metadataUrl: URL, problems: string
         : hasKeys
           ? { kind: 'keys', secretId: secretId ?? '', secretKey: secretKey ?? '', ...(token ? { token } : {}) }
           : { kind: 'role', metadataUrl, ...(typeof role === 'string' ? { roleName: role } : {}) };
-    accounts.push({ name, credentials, region, endpoints: { lighthouse, cvm }, instances: [...(instances as string[])] });
+    accounts.push({ name, credentials, region, endpoints: { lighthouse, cvm }, instances: [...(instances as string[])], ...(typeof uin === 'string' ? { uin } : {}) });
   });
   return accounts;
 }

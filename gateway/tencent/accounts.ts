@@ -73,14 +73,19 @@ export function tencentAccountOptions(config: GatewayConfig): Pick<
   };
 }
 
-/** The default account keeps the budget key it always had, so a rolling upgrade shares one count. */
-export function apiBudgetKey(accountName: string): string {
+/**
+ * The fleet budget's key. Tencent counts per account, so entries naming the same UIN share one
+ * key (names cannot hold a colon, so the two forms never collide). The default account keeps
+ * the key it always had, so a rolling upgrade shares one count.
+ */
+export function apiBudgetKey(accountName: string, uin?: string): string {
+  if (uin !== undefined) return `api-calls:uin:${uin}`;
   return accountName === 'default' ? 'api-calls' : `api-calls:${accountName}`;
 }
 
 /** Resolves every account's credentials; throws (a start-up error) when one cannot be resolved. */
 export async function createTencentAccounts(options: TencentAccountsOptions): Promise<AccountRouter> {
-  const build = (name: string, credentials: Awaited<ReturnType<typeof resolveCredentials>>, region: string, endpoints: { lighthouse: URL; cvm: URL }): TencentAccount => {
+  const build = (name: string, credentials: Awaited<ReturnType<typeof resolveCredentials>>, region: string, endpoints: { lighthouse: URL; cvm: URL }, uin?: string): TencentAccount => {
     options.logger.info({ account: name, credentialSource: credentials.source, region }, 'Tencent Cloud credentials');
     const client = createTencentClient({ credentials: credentials.provider, transport: options.transport, region, endpoints, timeoutMs: options.apiTimeoutMs });
     return {
@@ -88,7 +93,7 @@ export async function createTencentAccounts(options: TencentAccountsOptions): Pr
       region,
       credentialSource: credentials.source,
       client: options.wrapClient ? options.wrapClient(client) : client,
-      budget: createApiBudget({ limiter: options.limiter, requestsPerSecond: options.requestsPerSecond, key: apiBudgetKey(name) }),
+      budget: createApiBudget({ limiter: options.limiter, requestsPerSecond: options.requestsPerSecond, key: apiBudgetKey(name, uin) }),
     };
   };
 
@@ -105,7 +110,7 @@ export async function createTencentAccounts(options: TencentAccountsOptions): Pr
       account: build(config.name, credentials, config.region ?? options.defaultRegion, {
         lighthouse: config.endpoints.lighthouse ?? options.endpoints.lighthouse,
         cvm: config.endpoints.cvm ?? options.endpoints.cvm,
-      }),
+      }, config.uin),
       matches: (id) => matchers.some((m) => m(id)),
     });
   }

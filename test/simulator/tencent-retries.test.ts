@@ -214,6 +214,27 @@ describe('several accounts', () => {
     expect(limiter.decisions.slice(slots).filter((d) => d.decision.allowed).map((d) => d.key)).toEqual(['api-calls:b', 'api-calls']);
   });
 
+  it('gives entries that name the same uin one budget, since they are one Tencent account', async () => {
+    const shared = countingLimiter();
+    const endpoint = new URL(sim.apiUrl);
+    const keys = { kind: 'keys', ...ACCOUNT_B } as const;
+    const entry = (name: string, glob: string, uin?: string) => ({ name, credentials: keys, region: undefined, endpoints: { lighthouse: undefined, cvm: undefined }, instances: [glob], ...(uin ? { uin } : {}) });
+    const router = await createTencentAccounts({
+      defaultSource: { kind: 'keys', ...DEMO_CREDENTIALS },
+      defaultRequired: true,
+      defaultRegion: 'ap-guangzhou',
+      endpoints: { lighthouse: endpoint, cvm: endpoint },
+      accounts: [entry('b-one', 'lhins-bacct*', '100000000002'), entry('b-two', 'lhins-retry*', '100000000002'), entry('c', 'lhins-shang*')],
+      apiTimeoutMs: 2000,
+      transport,
+      limiter: shared,
+      requestsPerSecond: 10,
+      logger: createLogger({ level: 'error' }),
+    });
+    for (const id of ['lhins-bacct001', 'lhins-retry001', 'lhins-shanghai']) await router.accountFor(id)!.budget.take();
+    expect(shared.decisions.map((d) => d.key)).toEqual(['api-calls:uin:100000000002', 'api-calls:uin:100000000002', 'api-calls:c']);
+  });
+
   it("exhausts one account's budget through real calls while the other account's calls still succeed", async () => {
     // A simulator that allows each account one call per second, counted per account as Tencent
     // does, and a gateway budget of one call per second per account in front of it.

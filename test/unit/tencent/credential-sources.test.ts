@@ -140,6 +140,13 @@ describe('the configuration of credentials, regions and accounts', () => {
     expect(() => loadConfig({ ...base, TENCENTCLOUD_CREDENTIALS_FILE: dir })).toThrow(/TENCENTCLOUD_CREDENTIALS_FILE: .* is not a readable file/);
   });
 
+  it('reads an optional numeric uin per account, and refuses one that is not', () => {
+    const yaml = (uin: string): string => `accounts:\n  - name: sh\n    role: true\n    uin: ${uin}\n    instances: ["lhins-sh*"]\n`;
+    expect(loadConfig({ ...base, GATEWAY_CONFIG: '/g.yaml' }, { readFile: () => yaml('100012345678') }).tencent.accounts[0]?.uin).toBe('100012345678');
+    expect(loadConfig({ ...base, GATEWAY_CONFIG: '/g.yaml' }, { readFile: () => yaml('"200012345678"') }).tencent.accounts[0]?.uin).toBe('200012345678');
+    expect(() => loadConfig({ ...base, GATEWAY_CONFIG: '/g.yaml' }, { readFile: () => yaml('ops-team') })).toThrow(/"sh": uin must be the Tencent Cloud account id/);
+  });
+
   it("refuses an account's TENCENTCLOUD_CREDENTIALS_FILE that does not exist", () => {
     const yaml = `accounts:\n  - name: file\n    TENCENTCLOUD_CREDENTIALS_FILE: ${join(dir, 'absent')}\n    instances: [lhins-file0001]\n`;
     expect(() => loadConfig({ ...base, GATEWAY_CONFIG: '/g.yaml' }, { readFile: () => yaml })).toThrow(/"file": TENCENTCLOUD_CREDENTIALS_FILE .*absent is not a readable file/);
