@@ -7,7 +7,7 @@ import { createApiRequestHandler, type ApiCallRecord, type ApiServerDeps, type I
 import { DEMO_INSTANCES, type InstanceState, type Product, type SimInstance } from './instances.js';
 import type { InputEvent } from './rfb-server.js';
 import { createSlidingWindowLimiter } from './sliding-window.js';
-import { createVncEndpoint } from './vnc-endpoint.js';
+import { createVncEndpoint, type VncHandshake } from './vnc-endpoint.js';
 import { createVncTokenStore } from './vnc-tokens.js';
 
 export type { ApiCallRecord, InjectedError, SimAccount } from './api-server.js';
@@ -79,6 +79,13 @@ export interface Simulator {
   inputEvents(instanceId: string): readonly InputEvent[];
   /** VNC sessions opened (upgrades accepted and bridged). */
   readonly vncConnections: number;
+  /** What each redeemed VNC upgrade offered (subprotocols, extensions), oldest first. */
+  readonly vncHandshakes: readonly VncHandshake[];
+  /**
+   * Text copied on the instance (ServerCutText to its live built-in RFB sessions, as a VNC
+   * server sends when the remote clipboard changes); returns how many sessions it reached.
+   */
+  copyText(instanceId: string, text: string): number;
   /**
    * The bearer secret (`s=` value) of every VNC URL issued, oldest first (at most the last
    * 10 000): what a leak scan looks for in the gateway's logs and audit records.
@@ -242,6 +249,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     },
     get vncConnections() {
       return endpoint.connections;
+    },
+    get vncHandshakes() {
+      return [...endpoint.handshakes];
+    },
+    copyText(instanceId, text) {
+      return endpoint.copyText(instanceId, text);
     },
     get issuedVncSecrets() {
       return [...issuedSecrets];

@@ -23,7 +23,12 @@ export type VncTarget =
   /** Every WebSocket message is sent back unchanged: for byte-exact relay tests. */
   | { kind: 'echo' }
   /** A real RFB server over TCP, e.g. x11vnc. */
-  | { kind: 'tcp'; host: string; port: number };
+  | { kind: 'tcp'; host: string; port: number }
+  /**
+   * A console that takes the connection and the upgrade request but never answers it (a hung
+   * endpoint): the gateway's upstream connect deadline must end the session.
+   */
+  | { kind: 'silent' };
 
 /** One simulated instance. The product follows from the id: `lhins-…` Lighthouse, `ins-…` CVM. */
 export interface SimInstance {

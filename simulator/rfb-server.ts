@@ -32,6 +32,11 @@ export interface RfbServerOptions {
 export interface RfbServer {
   /** Feeds bytes received from the viewer. Never throws: protocol errors end the connection. */
   receive(chunk: Buffer): void;
+  /**
+   * Sends ServerCutText (RFC 6143 §7.6.4): text "copied on the remote machine". Latin-1, as the
+   * plain message carries; ignored until the viewer finished its initialisation.
+   */
+  sendCutText(text: string): void;
   /** Stops the server (the transport went away). */
   close(): void;
   readonly closed: boolean;
@@ -355,6 +360,14 @@ export function createRfbServer(options: RfbServerOptions): RfbServer {
       } catch (error) {
         fail(error instanceof Error ? error.message : String(error));
       }
+    },
+    sendCutText(text) {
+      if (state !== 'normal') return;
+      const body = Buffer.from(text, 'latin1');
+      const header = Buffer.alloc(8);
+      header[0] = 3;
+      header.writeUInt32BE(body.length, 4);
+      send(Buffer.concat([header, body]));
     },
     close() {
       stop();

@@ -4,7 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { InstanceState, SimInstance } from './instances.js';
-import type { InputEvent } from './rfb-server.js';
+import type { InputEvent, RfbServer } from './rfb-server.js';
 import type { VncTokenStore } from './vnc-tokens.js';
 import { bridgeToBuiltin, bridgeToEcho, bridgeToTcp, closeSocket } from './ws-bridge.js';
 
@@ -15,9 +15,22 @@ export interface VncEndpointDeps {
   onInput(instanceId: string, event: InputEvent): void;
 }
 
+/** What a client offered in an upgrade the endpoint accepted (or, for a silent console, held). */
+export interface VncHandshake {
+  instanceId: string;
+  /** `Sec-WebSocket-Protocol` entries, in order. */
+  protocols: string[];
+  /** `Sec-WebSocket-Extensions` as sent, if any (a compression offer, say). */
+  extensions: string | undefined;
+}
+
 /** The VNC endpoint, attached to an HTTP(S) server's `upgrade` event. */
 export interface VncEndpoint {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Every redeemed upgrade's offer, oldest first (at most the last 1 000). */
+  readonly handshakes: readonly VncHandshake[];
+  /** Sends text "copied on the remote machine" to the instance's live built-in sessions; returns how many. */
+  copyText(instanceId: string, text: string): number;
   /** Sessions accepted so far (each bridged to a target). */
   readonly connections: number;
   /** Ends the live sessions of an instance (it left RUNNING) with a normal close. */
@@ -29,6 +42,7 @@ export interface VncEndpoint {
 }
 
 const CLOSE_GRACE_MS = 300;
+const MAX_HANDSHAKES = 1000;
 
 // A refused upgrade gets a plain HTTP response, which is what Tencent's endpoint does and what a
 // relay sees as "the upstream refused" (a browser cannot read it, but the gateway can).
@@ -54,6 +68,9 @@ export function createVncEndpoint(deps: VncEndpointDeps): VncEndpoint {
     handleProtocols: (protocols) => (protocols.has('binary') ? 'binary' : false),
   });
   const sessions = new Map<WebSocket, string>();
+  const builtins = new Map<WebSocket, RfbServer>();
+  const held = new Set<Duplex>();
+  const handshakes: VncHandshake[] = [];
   let connections = 0;
 
   return {
@@ -69,19 +86,43 @@ export function createVncEndpoint(deps: VncEndpointDeps): VncEndpoint {
       if (instance === undefined || instance.state !== 'RUNNING') {
         return refuse(socket, 403, 'Forbidden', 'instance is not running\n');
       }
+      const protocols = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim()).filter((p) => p !== '');
+      handshakes.push({ instanceId: instance.id, protocols, extensions: req.headers['sec-websocket-extensions'] });
+      if (handshakes.length > MAX_HANDSHAKES) handshakes.splice(0, handshakes.length - MAX_HANDSHAKES);
+      const target = instance.vnc ?? { kind: 'builtin' };
+      if (target.kind === 'silent') {
+        // Held until the client gives up (or the simulator closes): no 101, no refusal.
+        held.add(socket);
+        socket.once('close', () => held.delete(socket));
+        return;
+      }
       wss.handleUpgrade(req, socket, head, (ws) => {
         connections++;
         sessions.set(ws, instance.id);
         ws.on('error', () => ws.terminate());
-        ws.on('close', () => sessions.delete(ws));
-        const target = instance.vnc ?? { kind: 'builtin' };
+        ws.on('close', () => {
+          sessions.delete(ws);
+          builtins.delete(ws);
+        });
         if (target.kind === 'echo') bridgeToEcho(ws);
         else if (target.kind === 'tcp') bridgeToTcp(ws, target.host, target.port);
-        else bridgeToBuiltin(ws, instance.id, (event) => deps.onInput(instance.id, event));
+        else builtins.set(ws, bridgeToBuiltin(ws, instance.id, (event) => deps.onInput(instance.id, event)));
       });
     },
     get connections() {
       return connections;
+    },
+    get handshakes() {
+      return handshakes;
+    },
+    copyText(instanceId, text) {
+      let sent = 0;
+      for (const [ws, rfb] of builtins) {
+        if (sessions.get(ws) !== instanceId) continue;
+        rfb.sendCutText(text);
+        sent++;
+      }
+      return sent;
     },
     endInstanceSessions(instanceId, state) {
       for (const [ws, id] of sessions) {
@@ -114,6 +155,7 @@ export function createVncEndpoint(deps: VncEndpointDeps): VncEndpoint {
         check();
       });
       for (const ws of sessions.keys()) ws.terminate();
+      for (const socket of held) socket.destroy();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   };

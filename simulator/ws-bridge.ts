@@ -2,7 +2,7 @@
 
 import { connect } from 'node:net';
 import type { RawData, WebSocket } from 'ws';
-import { createRfbServer, type InputEvent } from './rfb-server.js';
+import { createRfbServer, type InputEvent, type RfbServer } from './rfb-server.js';
 
 // Pause the producer when more than HIGH bytes wait in the WebSocket; resume below LOW.
 const HIGH_WATER = 1024 * 1024;
@@ -32,7 +32,7 @@ export function bridgeToEcho(ws: WebSocket): void {
 }
 
 /** Serves the built-in RFB server over the WebSocket; input is reported through `onInput`. */
-export function bridgeToBuiltin(ws: WebSocket, name: string, onInput: (event: InputEvent) => void): void {
+export function bridgeToBuiltin(ws: WebSocket, name: string, onInput: (event: InputEvent) => void): RfbServer {
   const rfb = createRfbServer({
     name,
     send: (data) => ws.send(data),
@@ -46,6 +46,7 @@ export function bridgeToBuiltin(ws: WebSocket, name: string, onInput: (event: In
     rfb.receive(toBuffer(data));
   });
   ws.on('close', () => rfb.close());
+  return rfb;
 }
 
 /** Relays to a TCP VNC server (e.g. x11vnc); either side closing ends the other. */

@@ -129,7 +129,7 @@ describe('the browser console against the simulator', () => {
     await page.close();
   });
 
-  it('sends clipboard text and special keys from the page to the remote side', async () => {
+  it('carries clipboard text both ways and sends special keys to the remote side', async () => {
     const page = watch(await context.newPage(), log);
     await page.goto(`${h.gateway.url}/console/lhins-clip0001`);
     await waitForStatus(page, 'Connected.');
@@ -142,6 +142,14 @@ describe('the browser console against the simulator', () => {
       'the cut text at the RFB server',
     );
     await screenshot(page, 'console-clipboard');
+
+    // Remote → page: text copied on the instance (ServerCutText) appears in the clipboard box.
+    expect(h.simulator.copyText('lhins-clip0001', 'copied on the instance 456')).toBe(1);
+    await page.waitForFunction(
+      () => (document.getElementById('clipboard-text') as HTMLTextAreaElement | null)?.value === 'copied on the instance 456',
+      null,
+      { timeout: 10_000, polling: 100 },
+    );
 
     await page.click('#keys-menu summary');
     await page.click('#keys-menu [data-key="ctrl-alt-f2"]');
