@@ -14,7 +14,7 @@ import {
 } from 'jose';
 import { GatewayError } from '../gateway/errors.js';
 import type { Identity } from './identity.js';
-import { keyFitsAlgorithm, parseStaticKeys } from './static-keys.js';
+import { isUsableKey, keyFitsAlgorithm, parseStaticKeys } from './static-keys.js';
 
 /** Asymmetric JWS algorithms jose verifies on Node 20. HMAC and `none` are refused on purpose. */
 export const SUPPORTED_ALGORITHMS = [
@@ -56,8 +56,10 @@ export interface JwtVerifier {
    */
   verify(token: string): Promise<Identity>;
   /**
-   * For /readyz: true when keys are loaded and fresh. With a JWKS URL and no fresh keys it
-   * fetches them (bounded by `jwksTimeoutMs`) and answers whether that worked.
+   * For /readyz: true when fresh keys are loaded and at least one of them can verify an
+   * allowed algorithm. With a JWKS URL and no fresh keys, or none usable, it fetches them
+   * (bounded by `jwksTimeoutMs`; a set without usable keys is refetched at most once per
+   * cooldown) and answers whether that produced a usable key.
    */
   keysReady(): Promise<boolean>;
   /** Where keys come from, for the startup log. */
@@ -178,13 +180,17 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
     },
 
     async keysReady(): Promise<boolean> {
-      if (remote === undefined || remote.fresh) return true;
+      if (remote === undefined) return true;
+      // A fetch that succeeds with `{"keys":[]}`, or only keys for other algorithms, leaves
+      // every token refused just as surely as a failed fetch: not ready either way.
+      const usable = (): boolean => (remote.jwks()?.keys ?? []).some((jwk) => isUsableKey(jwk, algorithms));
+      if (remote.fresh && (usable() || remote.coolingDown)) return usable();
       try {
         await remote.reload();
-        return true;
       } catch {
         return false;
       }
+      return usable();
     },
   };
 }

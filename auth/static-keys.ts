@@ -88,6 +88,24 @@ function parseJwks(text: string): JWK[] {
   });
 }
 
+/**
+ * Whether a member of a fetched JWKS can verify tokens of any of `algorithms`: a public key
+ * (no private members) that fits one of them and imports (an RSA key of at least 2048 bits).
+ * Never throws: anything odd is simply not usable.
+ */
+export function isUsableKey(jwk: unknown, algorithms: readonly string[]): boolean {
+  if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) return false;
+  if (PRIVATE_MEMBERS.some((member) => Object.hasOwn(jwk, member))) return false;
+  if (!algorithms.some((alg) => keyFitsAlgorithm(jwk as JWK, alg))) return false;
+  try {
+    const key = createPublicKey({ key: jwk as NodeJwk, format: 'jwk' });
+    const bits = key.asymmetricKeyDetails?.modulusLength;
+    return key.asymmetricKeyType !== 'rsa' || (bits !== undefined && bits >= 2048);
+  } catch {
+    return false;
+  }
+}
+
 /** Whether `jwk` can verify a JWS signed with `alg` (key type, curve, and its own alg/use). */
 export function keyFitsAlgorithm(jwk: JWK, alg: string): boolean {
   if (jwk.alg !== undefined && jwk.alg !== alg) return false;

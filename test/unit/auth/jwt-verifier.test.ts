@@ -460,6 +460,33 @@ describe('remote keys', () => {
     expect(server.requests).toBe(before);
   });
 
+  it.each<[string, () => JWK[]]>([
+    ['is empty', () => []],
+    ['holds only a key for another algorithm', () => [{ ...ec.jwk }]],
+    ['holds only a private key', () => [generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }) as JWK]],
+    ['holds only a 1024-bit RSA key', () => [generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ format: 'jwk' }) as JWK]],
+    ['holds only an encryption key', () => [{ ...rsa.jwk, use: 'enc' }]],
+  ])('reports keys not ready while the fetched JWKS %s', async (_name, keys) => {
+    server.setBehaviour('keys');
+    server.setKeys({ keys: keys() });
+    const verifier = createJwtVerifier(options({ jwksUrl: server.url, algorithms: ['RS256'], jwksCooldownMs: 0 }));
+    await expect(verifier.keysReady()).resolves.toBe(false);
+    // Outside the cooldown (none here) a set without usable keys is fetched again.
+    server.setKeys({ keys: [...keys(), rsa.jwk] });
+    await expect(verifier.keysReady()).resolves.toBe(true);
+  });
+
+  it('refetches a set without usable keys at most once per cooldown', async () => {
+    server.setBehaviour('keys');
+    server.setKeys({ keys: [] });
+    const verifier = createJwtVerifier(options({ jwksUrl: server.url, jwksCooldownMs: 60_000 }));
+    await expect(verifier.keysReady()).resolves.toBe(false);
+    const before = server.requests;
+    await expect(verifier.keysReady()).resolves.toBe(false);
+    expect(server.requests).toBe(before);
+    server.setKeys({ keys: [rsa.jwk] });
+  });
+
   it('reports keys not ready when the endpoint hangs, within the timeout', async () => {
     server.setBehaviour('hang');
     const verifier = createJwtVerifier(options({ jwksUrl: server.url, jwksTimeoutMs: 200 }));
