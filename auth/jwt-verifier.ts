@@ -14,6 +14,7 @@ import {
 } from 'jose';
 import { GatewayError } from '../gateway/errors.js';
 import type { Identity } from './identity.js';
+import { checkJwksUrl } from './jwks-url.js';
 import { isUsableKey, keyFitsAlgorithm, parseStaticKeys } from './static-keys.js';
 
 /** Asymmetric JWS algorithms jose verifies on Node 20. HMAC and `none` are refused on purpose. */
@@ -22,7 +23,7 @@ export const SUPPORTED_ALGORITHMS = [
 ] as const;
 
 export interface JwtVerifierOptions {
-  /** AUTH_JWKS_URL: the IdP's JWKS endpoint (http or https). Exactly one of this and `staticKeys`. */
+  /** AUTH_JWKS_URL: the IdP's JWKS endpoint (https; http only to a loopback host). Exactly one of this and `staticKeys`. */
   jwksUrl?: string;
   /** Contents of AUTH_PUBLIC_KEY_FILE: PEM public key(s) (SPKI), X.509 certificate(s), or a JWKS document. */
   staticKeys?: string;
@@ -101,7 +102,7 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
   let resolveKey: JWTVerifyGetKey | undefined;
   let remote: RemoteJWKSet | undefined;
   if (jwksUrl !== undefined && staticKeys === undefined) {
-    const url = checkJwksUrl(jwksUrl, problems);
+    const url = checkJwksUrlOption(jwksUrl, problems);
     const timeoutDuration = checkDuration('jwksTimeoutMs', options.jwksTimeoutMs, problems, true);
     const cooldownDuration = checkDuration('jwksCooldownMs', options.jwksCooldownMs, problems);
     const cacheMaxAge = checkDuration('jwksCacheMaxAgeMs', options.jwksCacheMaxAgeMs, problems);
@@ -227,22 +228,9 @@ function checkAlgorithms(algorithms: readonly string[] | undefined, problems: st
   return accepted;
 }
 
-function checkJwksUrl(value: string, problems: string[]): URL | undefined {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    problems.push(`jwksUrl (AUTH_JWKS_URL) is not a URL: ${JSON.stringify(value)}`);
-    return undefined;
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    problems.push('jwksUrl (AUTH_JWKS_URL) must be an http(s) URL');
-    return undefined;
-  }
-  if (url.username !== '' || url.password !== '') {
-    problems.push('jwksUrl (AUTH_JWKS_URL) must not contain credentials');
-    return undefined;
-  }
+function checkJwksUrlOption(value: string, problems: string[]): URL | undefined {
+  const { url, problem } = checkJwksUrl(value);
+  if (problem !== undefined) problems.push(`jwksUrl (AUTH_JWKS_URL) ${problem}`);
   return url;
 }
 

@@ -4,6 +4,7 @@
 import { accessSync, constants as fsConstants, readFileSync, statSync } from 'node:fs';
 import { parse as parseYaml, YAMLError } from 'yaml';
 import { parseRedisTopology, REDIS_TOPOLOGY_VARIABLES, type RedisTopology } from './state/redis-topology-config.js';
+import { checkJwksUrl } from '../auth/jwks-url.js';
 import { normaliseOrigin } from '../auth/origin.js';
 import { parseAccounts, type AccountConfig } from './tencent/account-config.js';
 import { isRegionName, parseInstanceRegions, type InstanceRegionRule } from './tencent/regions.js';
@@ -155,7 +156,7 @@ export const VARIABLES: readonly VariableSpec[] = [
   { name: 'SHUTDOWN_GRACE_S', description: 'On SIGTERM: refuse new sessions and report not ready, let live sessions run this long, then close the rest with 1001.', default: '30' },
   { name: 'HTTPS_PROXY', description: 'HTTP CONNECT proxy (http:// or https://) for Tencent API calls and upstream WebSockets; `https_proxy` is read too. TLS is verified end to end through the tunnel.', default: 'unset (direct)' },
   { name: 'NO_PROXY', description: 'Comma list of hosts, `.domain` suffixes, `host:port` or `*` that bypass HTTPS_PROXY; `no_proxy` is read too.', default: 'unset' },
-  { name: 'AUTH_JWKS_URL', description: "URL of the company IdP's JWKS (one of this or AUTH_PUBLIC_KEY_FILE).", default: 'required' },
+  { name: 'AUTH_JWKS_URL', description: "URL of the company IdP's JWKS (one of this or AUTH_PUBLIC_KEY_FILE); https, plain http only to a loopback host (127.0.0.0/8, ::1, localhost).", default: 'required' },
   { name: 'AUTH_PUBLIC_KEY_FILE', description: 'File with the signing key: PEM public key, X.509 certificate or JWKS JSON.', default: 'required' },
   { name: 'AUTH_ISSUER', description: 'Required `iss` of tokens.', default: 'required' },
   { name: 'AUTH_AUDIENCE', description: 'Required `aud` of tokens.', default: 'required' },
@@ -330,7 +331,10 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): GatewayCo
   if ((jwksUrl === undefined) === (publicKeyFile === undefined)) {
     problems.push('Exactly one of AUTH_JWKS_URL or AUTH_PUBLIC_KEY_FILE is required: where the company IdP publishes its signing keys');
   }
-  if (jwksUrl !== undefined) url('AUTH_JWKS_URL', undefined, ['https:', 'http:']);
+  if (jwksUrl !== undefined) {
+    const { problem } = checkJwksUrl(jwksUrl);
+    if (problem !== undefined) problems.push(`AUTH_JWKS_URL ${problem}`);
+  }
   const issuer = required('AUTH_ISSUER', 'the `iss` your IdP puts in tokens');
   const audience = required('AUTH_AUDIENCE', 'the `aud` your IdP puts in tokens for this gateway');
   const algorithms = splitList(get('AUTH_ALGORITHMS') ?? 'RS256,ES256,EdDSA');

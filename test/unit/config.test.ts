@@ -62,6 +62,18 @@ describe('configuration', () => {
     expect(problemsOf(noKeys).join()).toMatch(/Exactly one of AUTH_JWKS_URL or AUTH_PUBLIC_KEY_FILE/);
   });
 
+  it('refuses a plain-http AUTH_JWKS_URL unless its host is loopback', () => {
+    for (const jwksUrl of ['http://idp.example/.well-known/jwks.json', 'http://10.1.2.3/jwks', 'http://localhost.evil.example/jwks']) {
+      expect(problemsOf({ ...VALID, AUTH_JWKS_URL: jwksUrl }).join()).toMatch(/AUTH_JWKS_URL must be https/);
+    }
+    for (const jwksUrl of ['http://127.0.0.1:9000/jwks', 'http://[::1]/jwks', 'http://localhost:8080/jwks']) {
+      expect(problemsOf({ ...VALID, AUTH_JWKS_URL: jwksUrl })).toEqual([]);
+    }
+    // Listed with the others, not thrown on its own.
+    const problems = problemsOf({ ...VALID, AUTH_JWKS_URL: 'http://idp.example/jwks', PORT: 'eighty' });
+    expect(problems.join()).toMatch(/PORT[\s\S]*AUTH_JWKS_URL|AUTH_JWKS_URL[\s\S]*PORT/);
+  });
+
   it('never echoes a Redis password in a problem', () => {
     const problems = problemsOf({ ...VALID, REDIS_URL: 'http://user:hunter2@redis:6379' });
     expect(problems.join()).toContain('REDIS_URL');

@@ -109,7 +109,7 @@ describe('createJwtVerifier options', () => {
     ['a clock tolerance over 300 s', { jwksUrl: 'https://idp.example.test/jwks', clockToleranceSeconds: 301 }, /between 0 and 300/],
     ['a negative clock tolerance', { jwksUrl: 'https://idp.example.test/jwks', clockToleranceSeconds: -1 }, /between 0 and 300/],
     ['a zero token size limit', { jwksUrl: 'https://idp.example.test/jwks', maxTokenBytes: 0 }, /maxTokenBytes/],
-    ['a non-http JWKS URL', { jwksUrl: 'file:///etc/jwks.json' }, /http\(s\) URL/],
+    ['a non-http JWKS URL', { jwksUrl: 'file:///etc/jwks.json' }, /must be an https URL/],
     ['a JWKS URL with credentials', { jwksUrl: 'https://u:p@idp.example.test/jwks' }, /credentials/],
     ['a fractional JWKS timeout', { jwksUrl: 'https://idp.example.test/jwks', jwksTimeoutMs: 1.5 }, /jwksTimeoutMs/],
     ['a missing issuer', { jwksUrl: 'https://idp.example.test/jwks', issuer: '' }, /issuer/],
@@ -122,6 +122,23 @@ describe('createJwtVerifier options', () => {
   ])('refuses %s', (_name, overrides, message) => {
     expect(() => createJwtVerifier(options(overrides))).toThrow(message);
   });
+
+  it.each([
+    'http://idp.example.test/jwks',
+    'http://10.0.0.7/jwks',
+    'http://[fe80::1]/jwks',
+    'http://localhost.evil.example/jwks',
+    'http://127.0.0.1.nip.io/jwks',
+  ])('refuses the plain-http JWKS URL %s: anyone on the path could substitute keys', (jwksUrl) => {
+    expect(() => createJwtVerifier(options({ jwksUrl }))).toThrow(/jwksUrl \(AUTH_JWKS_URL\) must be https/);
+  });
+
+  it.each(['http://127.0.0.1:8080/jwks', 'http://127.9.8.7/jwks', 'http://[::1]:9000/jwks', 'http://localhost/jwks', 'http://LOCALHOST:1/jwks', 'https://idp.example.test/jwks'])(
+    'accepts the JWKS URL %s (https, or plain http to a loopback host)',
+    (jwksUrl) => {
+      expect(() => createJwtVerifier(options({ jwksUrl }))).not.toThrow();
+    },
+  );
 
   it('refuses a private key in the key file, as PEM and as JWK', () => {
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
