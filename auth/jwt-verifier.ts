@@ -13,14 +13,10 @@ import {
   type RemoteJWKSet,
 } from 'jose';
 import { GatewayError } from '../gateway/errors.js';
+import { checkAlgorithms } from './algorithms.js';
 import type { Identity } from './identity.js';
 import { checkJwksUrl } from './jwks-url.js';
 import { isUsableKey, keyFitsAlgorithm, parseStaticKeys } from './static-keys.js';
-
-/** Asymmetric JWS algorithms jose verifies on Node 20. HMAC and `none` are refused on purpose. */
-export const SUPPORTED_ALGORITHMS = [
-  'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519',
-] as const;
 
 export interface JwtVerifierOptions {
   /** AUTH_JWKS_URL: the IdP's JWKS endpoint (https; http only to a loopback host). Exactly one of this and `staticKeys`. */
@@ -31,7 +27,7 @@ export interface JwtVerifierOptions {
   issuer: string;
   /** Required `aud` (one of the token's audiences). */
   audience: string;
-  /** Accepted `alg`s; see SUPPORTED_ALGORITHMS. */
+  /** Accepted `alg`s; see ASYMMETRIC_ALGORITHMS in auth/algorithms.ts. */
   algorithms: readonly string[];
   /** Claim holding the groups; a dotted path such as `realm_access.roles` walks nested objects. Default `groups`. */
   groupsClaim?: string;
@@ -97,7 +93,11 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
     problems.push(`clockToleranceSeconds must be between 0 and ${MAX_TOLERANCE_SECONDS}`);
   }
   if (!Number.isInteger(maxTokenBytes) || maxTokenBytes <= 0) problems.push('maxTokenBytes must be a positive integer');
-  const algorithms = checkAlgorithms(options.algorithms, problems);
+  const algorithmCheck = checkAlgorithms(options.algorithms);
+  for (const problem of algorithmCheck.problems) {
+    problems.push(problem.startsWith('algorithm ') ? problem : `algorithms (AUTH_ALGORITHMS) ${problem}`);
+  }
+  const algorithms = algorithmCheck.accepted;
 
   let resolveKey: JWTVerifyGetKey | undefined;
   let remote: RemoteJWKSet | undefined;
@@ -206,26 +206,6 @@ function isCanonicalCompactJws(token: string): boolean {
   if (!COMPACT_JWS.test(token)) return false;
   const signature = token.slice(token.lastIndexOf('.') + 1);
   return Buffer.from(signature, 'base64url').toString('base64url') === signature;
-}
-
-function checkAlgorithms(algorithms: readonly string[] | undefined, problems: string[]): string[] {
-  if (!Array.isArray(algorithms) || algorithms.length === 0) {
-    problems.push('algorithms (AUTH_ALGORITHMS) must list at least one algorithm');
-    return [];
-  }
-  const accepted: string[] = [];
-  for (const alg of algorithms) {
-    if (typeof alg === 'string' && alg.toLowerCase() === 'none') {
-      problems.push('algorithm "none" is never accepted: it means an unsigned token');
-    } else if (typeof alg === 'string' && /^hs/i.test(alg)) {
-      problems.push(`algorithm ${alg} is HMAC, which is not supported (the key would be a shared secret)`);
-    } else if (!(SUPPORTED_ALGORITHMS as readonly string[]).includes(alg)) {
-      problems.push(`algorithm ${JSON.stringify(alg)} is not supported; use ${SUPPORTED_ALGORITHMS.join(', ')}`);
-    } else if (!accepted.includes(alg)) {
-      accepted.push(alg);
-    }
-  }
-  return accepted;
 }
 
 function checkJwksUrlOption(value: string, problems: string[]): URL | undefined {

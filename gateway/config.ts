@@ -4,6 +4,7 @@
 import { accessSync, constants as fsConstants, readFileSync, statSync } from 'node:fs';
 import { parse as parseYaml, YAMLError } from 'yaml';
 import { parseRedisTopology, REDIS_TOPOLOGY_VARIABLES, type RedisTopology } from './state/redis-topology-config.js';
+import { checkAlgorithms } from '../auth/algorithms.js';
 import { checkJwksUrl } from '../auth/jwks-url.js';
 import { normaliseOrigin } from '../auth/origin.js';
 import { parseAccounts, type AccountConfig } from './tencent/account-config.js';
@@ -338,11 +339,8 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): GatewayCo
   const issuer = required('AUTH_ISSUER', 'the `iss` your IdP puts in tokens');
   const audience = required('AUTH_AUDIENCE', 'the `aud` your IdP puts in tokens for this gateway');
   const algorithms = splitList(get('AUTH_ALGORITHMS') ?? 'RS256,ES256,EdDSA');
-  const asymmetric = /^(RS|PS|ES)(256|384|512)$|^EdDSA$|^ES256K$|^Ed25519$/;
-  for (const alg of algorithms) {
-    if (!asymmetric.test(alg)) problems.push(`AUTH_ALGORITHMS: "${alg}" is not an accepted asymmetric algorithm (none and HMAC are refused)`);
-  }
-  if (algorithms.length === 0) problems.push('AUTH_ALGORITHMS must list at least one algorithm');
+  // The verifier's own list: a name accepted here never stops the gateway at start.
+  for (const problem of checkAlgorithms(algorithms).problems) problems.push(`AUTH_ALGORITHMS: ${problem}`);
   const tokenHeader = get('AUTH_TOKEN_HEADER');
   if (tokenHeader !== undefined && !/^[A-Za-z0-9-]+$/.test(tokenHeader)) problems.push(`AUTH_TOKEN_HEADER: "${tokenHeader}" is not a header name`);
   const tokenCookie = get('AUTH_TOKEN_COOKIE');

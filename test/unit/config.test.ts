@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { ASYMMETRIC_ALGORITHMS } from '../../auth/algorithms.js';
+import { createJwtVerifier } from '../../auth/jwt-verifier.js';
 import { ConfigError, loadConfig, VARIABLES } from '../../gateway/config.js';
 
 const VALID = {
@@ -72,6 +74,18 @@ describe('configuration', () => {
     // Listed with the others, not thrown on its own.
     const problems = problemsOf({ ...VALID, AUTH_JWKS_URL: 'http://idp.example/jwks', PORT: 'eighty' });
     expect(problems.join()).toMatch(/PORT[\s\S]*AUTH_JWKS_URL|AUTH_JWKS_URL[\s\S]*PORT/);
+  });
+
+  it('refuses, as a configuration problem, an algorithm the verifier does not support (ES256K)', () => {
+    expect(problemsOf({ ...VALID, AUTH_ALGORITHMS: 'RS256,ES256K' }).join()).toMatch(/AUTH_ALGORITHMS: algorithm "ES256K" is not supported/);
+    expect(problemsOf({ ...VALID, AUTH_ALGORITHMS: 'RS256,PS512,ES512,EdDSA,Ed25519' })).toEqual([]);
+  });
+
+  it('starts a verifier for every algorithm list it accepts (one list for both)', () => {
+    for (const alg of ASYMMETRIC_ALGORITHMS) {
+      const config = loadConfig({ ...VALID, AUTH_ALGORITHMS: alg });
+      expect(() => createJwtVerifier({ jwksUrl: VALID.AUTH_JWKS_URL, issuer: config.auth.issuer, audience: config.auth.audience, algorithms: config.auth.algorithms })).not.toThrow();
+    }
   });
 
   it('never echoes a Redis password in a problem', () => {
