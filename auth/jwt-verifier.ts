@@ -1,5 +1,6 @@
-// Verifies the company's JWTs against keys from a JWKS URL or a key file and turns the
-// claims into an Identity. Keys always come from configuration, never from the token.
+// Verifies the company's JWTs against keys from a JWKS URL or a key file (and, only when one
+// is configured on purpose, an HMAC secret) and turns the claims into an Identity. Keys always
+// come from configuration, never from the token.
 
 import { Buffer } from 'node:buffer';
 import {
@@ -13,21 +14,30 @@ import {
   type RemoteJWKSet,
 } from 'jose';
 import { GatewayError } from '../gateway/errors.js';
-import { checkAlgorithms } from './algorithms.js';
+import { checkAlgorithms, HMAC_ALGORITHMS, isAsymmetricAlgorithm, isHmacAlgorithm } from './algorithms.js';
+import { hmacSecretProblems } from './hmac-secret.js';
 import type { Identity } from './identity.js';
 import { checkJwksUrl } from './jwks-url.js';
 import { isUsableKey, keyFitsAlgorithm, parseStaticKeys } from './static-keys.js';
 
 export interface JwtVerifierOptions {
-  /** AUTH_JWKS_URL: the IdP's JWKS endpoint (https; http only to a loopback host). Exactly one of this and `staticKeys`. */
+  /**
+   * AUTH_JWKS_URL: the IdP's JWKS endpoint (https; http only to a loopback host). Exactly one
+   * of this and `staticKeys` whenever an asymmetric algorithm is listed; neither otherwise.
+   */
   jwksUrl?: string;
   /** Contents of AUTH_PUBLIC_KEY_FILE: PEM public key(s) (SPKI), X.509 certificate(s), or a JWKS document. */
   staticKeys?: string;
+  /**
+   * AUTH_HMAC_SECRET_FILE's secret (see auth/hmac-secret.ts). Required for, and only allowed
+   * with, HS256/HS384/HS512 in `algorithms`; HS tokens are verified against it alone.
+   */
+  hmacSecret?: Uint8Array;
   /** Required `iss`. */
   issuer: string;
   /** Required `aud` (one of the token's audiences). */
   audience: string;
-  /** Accepted `alg`s; see ASYMMETRIC_ALGORITHMS in auth/algorithms.ts. */
+  /** Accepted `alg`s; see auth/algorithms.ts (HMAC only with `hmacSecret`). */
   algorithms: readonly string[];
   /** Claim holding the groups; a dotted path such as `realm_access.roles` walks nested objects. Default `groups`. */
   groupsClaim?: string;
@@ -59,8 +69,8 @@ export interface JwtVerifier {
    * cooldown) and answers whether that produced a usable key.
    */
   keysReady(): Promise<boolean>;
-  /** Where keys come from, for the startup log. */
-  readonly keySource: 'jwks-url' | 'key-file';
+  /** Where the asymmetric keys come from (`hmac-secret` when HMAC is all there is), for the startup log. */
+  readonly keySource: 'jwks-url' | 'key-file' | 'hmac-secret';
 }
 
 const DEFAULT_TOLERANCE_SECONDS = 30;
@@ -79,9 +89,18 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
     maxTokenBytes = 8192,
     now = Date.now,
   } = options;
+  const hmacSecret = options.hmacSecret;
+  const algorithmCheck = checkAlgorithms(options.algorithms, { hmacSecret: hmacSecret !== undefined });
+  const algorithms = algorithmCheck.accepted;
+  // Public keys are needed unless the list is HMAC alone (an empty or broken list still asks for them).
+  const hmacOnly = algorithms.length > 0 && algorithms.every(isHmacAlgorithm);
+  const asymmetricAlgorithms = algorithms.filter(isAsymmetricAlgorithm);
 
-  if ((jwksUrl === undefined) === (staticKeys === undefined)) {
+  if (!hmacOnly && (jwksUrl === undefined) === (staticKeys === undefined)) {
     problems.push('exactly one of jwksUrl (AUTH_JWKS_URL) and staticKeys (AUTH_PUBLIC_KEY_FILE) is required');
+  }
+  if (hmacOnly && (jwksUrl !== undefined || staticKeys !== undefined)) {
+    problems.push('jwksUrl (AUTH_JWKS_URL) or staticKeys (AUTH_PUBLIC_KEY_FILE) is set but algorithms lists no asymmetric algorithm to use its keys with');
   }
   if (typeof issuer !== 'string' || issuer === '') problems.push('issuer (AUTH_ISSUER) is required');
   if (typeof audience !== 'string' || audience === '') problems.push('audience (AUTH_AUDIENCE) is required');
@@ -93,15 +112,24 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
     problems.push(`clockToleranceSeconds must be between 0 and ${MAX_TOLERANCE_SECONDS}`);
   }
   if (!Number.isInteger(maxTokenBytes) || maxTokenBytes <= 0) problems.push('maxTokenBytes must be a positive integer');
-  const algorithmCheck = checkAlgorithms(options.algorithms);
   for (const problem of algorithmCheck.problems) {
     problems.push(problem.startsWith('algorithm ') ? problem : `algorithms (AUTH_ALGORITHMS) ${problem}`);
   }
-  const algorithms = algorithmCheck.accepted;
+  if (hmacSecret !== undefined) {
+    if (!(hmacSecret instanceof Uint8Array)) problems.push('hmacSecret (AUTH_HMAC_SECRET_FILE) must be bytes');
+    else for (const problem of hmacSecretProblems(hmacSecret, algorithms)) problems.push(`hmacSecret (AUTH_HMAC_SECRET_FILE) ${problem}`);
+    if (!algorithms.some(isHmacAlgorithm)) {
+      problems.push(`hmacSecret (AUTH_HMAC_SECRET_FILE) is set but algorithms lists no ${HMAC_ALGORITHMS.slice(0, -1).join(', ')} or ${HMAC_ALGORITHMS.at(-1)}`);
+    }
+  }
 
   let resolveKey: JWTVerifyGetKey | undefined;
   let remote: RemoteJWKSet | undefined;
-  if (jwksUrl !== undefined && staticKeys === undefined) {
+  if (hmacOnly) {
+    resolveKey = () => {
+      throw new errors.JOSEAlgNotAllowed('no public keys are configured');
+    };
+  } else if (jwksUrl !== undefined && staticKeys === undefined) {
     const url = checkJwksUrlOption(jwksUrl, problems);
     const timeoutDuration = checkDuration('jwksTimeoutMs', options.jwksTimeoutMs, problems, true);
     const cooldownDuration = checkDuration('jwksCooldownMs', options.jwksCooldownMs, problems);
@@ -115,8 +143,8 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
   } else if (staticKeys !== undefined && jwksUrl === undefined) {
     try {
       const { format, keys } = parseStaticKeys(staticKeys);
-      if (!keys.some((jwk) => algorithms.some((alg) => keyFitsAlgorithm(jwk, alg)))) {
-        problems.push(`no key in the key file can verify any of the algorithms ${algorithms.join(', ') || '(none)'}`);
+      if (!keys.some((jwk) => asymmetricAlgorithms.some((alg) => keyFitsAlgorithm(jwk, alg)))) {
+        problems.push(`no key in the key file can verify any of the algorithms ${asymmetricAlgorithms.join(', ') || '(none)'}`);
       }
       const local = createLocalJWKSet({ keys });
       // A PEM key has no `kid`, while IdP tokens usually carry one: select PEM keys by `alg`
@@ -130,7 +158,19 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
   if (problems.length > 0 || resolveKey === undefined) {
     throw new Error(`Invalid JWT verifier options:\n  - ${problems.join('\n  - ')}`);
   }
-  const getKey = resolveKey;
+  const publicKeys = resolveKey;
+  const secret = hmacSecret === undefined ? undefined : new Uint8Array(hmacSecret);
+  // jwtVerify refuses an alg outside `algorithms` before asking for a key, so an HS header only
+  // gets here when HMAC is configured. It then gets the secret and nothing else: never a JWKS
+  // member or a PEM key (jose would not use them for HMAC either, but nothing relies on that).
+  // Asymmetric headers never see the secret.
+  const getKey: JWTVerifyGetKey = (header, token) => {
+    if (isHmacAlgorithm(header.alg)) {
+      if (secret === undefined) throw new errors.JOSEAlgNotAllowed('HMAC is not configured');
+      return secret;
+    }
+    return publicKeys(header, token);
+  };
   const groupsPath = groupsClaim.split('.');
 
   async function verifySignatureAndClaims(token: string): Promise<JWTPayload> {
@@ -160,7 +200,7 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
   }
 
   return {
-    keySource: remote === undefined ? 'key-file' : 'jwks-url',
+    keySource: hmacOnly ? 'hmac-secret' : remote === undefined ? 'key-file' : 'jwks-url',
 
     async verify(token: string): Promise<Identity> {
       if (typeof token !== 'string' || token.trim() === '') throw new GatewayError('auth_required');
@@ -184,7 +224,7 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
       if (remote === undefined) return true;
       // A fetch that succeeds with `{"keys":[]}`, or only keys for other algorithms, leaves
       // every token refused just as surely as a failed fetch: not ready either way.
-      const usable = (): boolean => (remote.jwks()?.keys ?? []).some((jwk) => isUsableKey(jwk, algorithms));
+      const usable = (): boolean => (remote.jwks()?.keys ?? []).some((jwk) => isUsableKey(jwk, asymmetricAlgorithms));
       if (remote.fresh && (usable() || remote.coolingDown)) return usable();
       try {
         await remote.reload();

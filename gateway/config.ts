@@ -4,7 +4,8 @@
 import { accessSync, constants as fsConstants, readFileSync, statSync } from 'node:fs';
 import { parse as parseYaml, YAMLError } from 'yaml';
 import { parseRedisTopology, REDIS_TOPOLOGY_VARIABLES, type RedisTopology } from './state/redis-topology-config.js';
-import { checkAlgorithms } from '../auth/algorithms.js';
+import { checkAlgorithms, HMAC_ALGORITHMS, isHmacAlgorithm } from '../auth/algorithms.js';
+import { hmacSecretProblems, secretFromFile } from '../auth/hmac-secret.js';
 import { checkJwksUrl } from '../auth/jwks-url.js';
 import { normaliseOrigin } from '../auth/origin.js';
 import { parseAccounts, type AccountConfig } from './tencent/account-config.js';
@@ -73,6 +74,8 @@ export interface GatewayConfig {
   auth: {
     jwksUrl: string | undefined;
     publicKeyFile: string | undefined;
+    /** AUTH_HMAC_SECRET_FILE: the only key HS256/384/512 tokens are verified with; undefined = HMAC refused. */
+    hmacSecretFile: string | undefined;
     issuer: string;
     audience: string;
     algorithms: readonly string[];
@@ -159,9 +162,10 @@ export const VARIABLES: readonly VariableSpec[] = [
   { name: 'NO_PROXY', description: 'Comma list of hosts, `.domain` suffixes, `host:port` or `*` that bypass HTTPS_PROXY; `no_proxy` is read too.', default: 'unset' },
   { name: 'AUTH_JWKS_URL', description: "URL of the company IdP's JWKS (one of this or AUTH_PUBLIC_KEY_FILE); https, plain http only to a loopback host (127.0.0.0/8, ::1, localhost).", default: 'required' },
   { name: 'AUTH_PUBLIC_KEY_FILE', description: 'File with the signing key: PEM public key, X.509 certificate or JWKS JSON.', default: 'required' },
+  { name: 'AUTH_HMAC_SECRET_FILE', description: 'File holding the shared secret for HMAC-signed tokens (its bytes, less one trailing newline; at least 32 bytes, 48 for HS384, 64 for HS512). Only with it may AUTH_ALGORITHMS list HS256/HS384/HS512, and those tokens are verified against this secret alone, never a public key. Without asymmetric algorithms, neither AUTH_JWKS_URL nor AUTH_PUBLIC_KEY_FILE is needed.', default: 'unset (HMAC refused)' },
   { name: 'AUTH_ISSUER', description: 'Required `iss` of tokens.', default: 'required' },
   { name: 'AUTH_AUDIENCE', description: 'Required `aud` of tokens.', default: 'required' },
-  { name: 'AUTH_ALGORITHMS', description: 'Accepted JWT `alg`s (asymmetric only).', default: 'RS256,ES256,EdDSA' },
+  { name: 'AUTH_ALGORITHMS', description: 'Accepted JWT `alg`s: RS/PS/ES 256/384/512, EdDSA, Ed25519; HS256/HS384/HS512 only with AUTH_HMAC_SECRET_FILE; never none.', default: 'RS256,ES256,EdDSA' },
   { name: 'AUTH_TOKEN_HEADER', description: 'Extra request header an SSO proxy puts the JWT in (e.g. Cf-Access-Jwt-Assertion).', default: 'unset' },
   { name: 'AUTH_TOKEN_COOKIE', description: 'Cookie holding the JWT (e.g. CF_Authorization).', default: 'unset' },
   { name: 'AUTH_GROUPS_CLAIM', description: "Claim holding the user's groups; dotted paths allowed (realm_access.roles).", default: 'groups' },
@@ -194,6 +198,8 @@ export class ConfigError extends Error {
 
 export interface LoadConfigOptions {
   readFile?: (path: string) => string;
+  /** Reads AUTH_HMAC_SECRET_FILE as bytes (a secret need not be text). Default readFileSync. */
+  readSecretFile?: (path: string) => Uint8Array;
 }
 
 const KNOWN = new Set(VARIABLES.map((v) => v.name));
@@ -201,6 +207,7 @@ const KNOWN = new Set(VARIABLES.map((v) => v.name));
 /** Reads and validates the configuration; throws ConfigError listing every problem. */
 export function loadConfig(env: Env, options: LoadConfigOptions = {}): GatewayConfig {
   const readFile = options.readFile ?? ((path: string) => readFileSync(path, 'utf8'));
+  const readSecretFile = options.readSecretFile ?? ((path: string) => readFileSync(path));
   const problems: string[] = [];
   const merged: Record<string, string | undefined> = {};
   let accountsRaw: unknown;
@@ -329,8 +336,17 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): GatewayCo
 
   const jwksUrl = get('AUTH_JWKS_URL');
   const publicKeyFile = get('AUTH_PUBLIC_KEY_FILE');
-  if ((jwksUrl === undefined) === (publicKeyFile === undefined)) {
+  const hmacSecretFile = get('AUTH_HMAC_SECRET_FILE');
+  const algorithms = splitList(get('AUTH_ALGORITHMS') ?? 'RS256,ES256,EdDSA');
+  // The verifier's own check: a list accepted here never stops the gateway at start.
+  const algorithmCheck = checkAlgorithms(algorithms, { hmacSecret: hmacSecretFile !== undefined });
+  // Public keys are needed unless the list is HMAC alone.
+  const hmacOnly = algorithmCheck.accepted.length > 0 && algorithmCheck.accepted.every(isHmacAlgorithm);
+  if (!hmacOnly && (jwksUrl === undefined) === (publicKeyFile === undefined)) {
     problems.push('Exactly one of AUTH_JWKS_URL or AUTH_PUBLIC_KEY_FILE is required: where the company IdP publishes its signing keys');
+  }
+  if (hmacOnly && (jwksUrl !== undefined || publicKeyFile !== undefined)) {
+    problems.push('AUTH_JWKS_URL or AUTH_PUBLIC_KEY_FILE is set but AUTH_ALGORITHMS lists no asymmetric algorithm to use its keys with');
   }
   if (jwksUrl !== undefined) {
     const { problem } = checkJwksUrl(jwksUrl);
@@ -338,9 +354,23 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): GatewayCo
   }
   const issuer = required('AUTH_ISSUER', 'the `iss` your IdP puts in tokens');
   const audience = required('AUTH_AUDIENCE', 'the `aud` your IdP puts in tokens for this gateway');
-  const algorithms = splitList(get('AUTH_ALGORITHMS') ?? 'RS256,ES256,EdDSA');
-  // The verifier's own list: a name accepted here never stops the gateway at start.
-  for (const problem of checkAlgorithms(algorithms).problems) problems.push(`AUTH_ALGORITHMS: ${problem}`);
+  for (const problem of algorithmCheck.problems) problems.push(`AUTH_ALGORITHMS: ${problem}`);
+  if (hmacSecretFile !== undefined) {
+    // Read here only to check it; the secret itself never enters the configuration object.
+    let secret: Uint8Array | undefined;
+    try {
+      secret = secretFromFile(readSecretFile(hmacSecretFile));
+    } catch (error) {
+      problems.push(`AUTH_HMAC_SECRET_FILE: cannot read ${hmacSecretFile}: ${(error as Error).message}`);
+    }
+    if (secret !== undefined) {
+      for (const problem of hmacSecretProblems(secret, algorithmCheck.accepted)) problems.push(`AUTH_HMAC_SECRET_FILE ${problem}`);
+      secret.fill(0);
+    }
+    if (!algorithmCheck.accepted.some(isHmacAlgorithm)) {
+      problems.push(`AUTH_HMAC_SECRET_FILE is set but AUTH_ALGORITHMS lists no ${HMAC_ALGORITHMS.slice(0, -1).join(', ')} or ${HMAC_ALGORITHMS.at(-1)}: remove the secret, or list the algorithm your IdP signs with`);
+    }
+  }
   const tokenHeader = get('AUTH_TOKEN_HEADER');
   if (tokenHeader !== undefined && !/^[A-Za-z0-9-]+$/.test(tokenHeader)) problems.push(`AUTH_TOKEN_HEADER: "${tokenHeader}" is not a header name`);
   const tokenCookie = get('AUTH_TOKEN_COOKIE');
@@ -425,6 +455,7 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): GatewayCo
     auth: {
       jwksUrl,
       publicKeyFile,
+      hmacSecretFile,
       issuer,
       audience,
       algorithms,

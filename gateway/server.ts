@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { createAdaptorServer, type HttpBindings } from '@hono/node-server';
 import type { Hono } from 'hono';
+import { secretFromFile } from '../auth/hmac-secret.js';
 import { createJwtVerifier } from '../auth/jwt-verifier.js';
 import { createOriginCheck } from '../auth/origin.js';
 import type { Policy } from '../auth/policy.js';
@@ -98,7 +99,10 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
   const policySource = overrides.policy ? createStaticPolicySource(overrides.policy) : await createPolicySource({ file: config.policyFile, logger });
   const policy = (): Policy => policySource.current();
   const verifier = createJwtVerifier({
-    ...(config.auth.jwksUrl ? { jwksUrl: config.auth.jwksUrl } : { staticKeys: readFileSync(config.auth.publicKeyFile ?? '', 'utf8') }),
+    ...(config.auth.jwksUrl ? { jwksUrl: config.auth.jwksUrl } : {}),
+    ...(config.auth.publicKeyFile ? { staticKeys: readFileSync(config.auth.publicKeyFile, 'utf8') } : {}),
+    // HS256/384/512 only with a secret configured on purpose; checked again by the verifier.
+    ...(config.auth.hmacSecretFile ? { hmacSecret: secretFromFile(readFileSync(config.auth.hmacSecretFile)) } : {}),
     issuer: config.auth.issuer,
     audience: config.auth.audience,
     algorithms: config.auth.algorithms,

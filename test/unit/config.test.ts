@@ -88,6 +88,52 @@ describe('configuration', () => {
     }
   });
 
+  describe('AUTH_HMAC_SECRET_FILE: HMAC only with a secret configured on purpose', () => {
+    const SECRET = 'a-shared-secret-of-at-least-32-bytes!!';
+    const withSecret = (env: Record<string, string>, secret: string | Uint8Array = `${SECRET}\n`): string[] => {
+      try {
+        loadConfig(env, { readSecretFile: (path) => { if (path !== '/run/secrets/hmac') throw new Error('ENOENT'); return typeof secret === 'string' ? Buffer.from(secret) : secret; } });
+      } catch (error) {
+        if (error instanceof ConfigError) return [...error.problems];
+        throw error;
+      }
+      return [];
+    };
+
+    it('refuses an HS algorithm without it', () => {
+      expect(withSecret({ ...VALID, AUTH_ALGORITHMS: 'RS256,HS256' }).join()).toMatch(/AUTH_ALGORITHMS: algorithm HS256 is HMAC, accepted only with a shared secret configured on purpose \(AUTH_HMAC_SECRET_FILE\)/);
+    });
+
+    it('accepts HS256 beside RS256 with it, and keeps only the path in the configuration', () => {
+      const config = loadConfig({ ...VALID, AUTH_ALGORITHMS: 'RS256,HS256', AUTH_HMAC_SECRET_FILE: '/run/secrets/hmac' }, { readSecretFile: () => Buffer.from(SECRET) });
+      expect(config.auth.algorithms).toEqual(['RS256', 'HS256']);
+      expect(config.auth.hmacSecretFile).toBe('/run/secrets/hmac');
+      expect(JSON.stringify(config)).not.toContain(SECRET);
+    });
+
+    it('accepts HMAC alone without a public key source, and refuses a key source nothing would use', () => {
+      const { AUTH_JWKS_URL: _unused, ...noKeys } = VALID;
+      expect(withSecret({ ...noKeys, AUTH_ALGORITHMS: 'HS256', AUTH_HMAC_SECRET_FILE: '/run/secrets/hmac' })).toEqual([]);
+      expect(withSecret({ ...VALID, AUTH_ALGORITHMS: 'HS256', AUTH_HMAC_SECRET_FILE: '/run/secrets/hmac' }).join()).toMatch(/AUTH_JWKS_URL or AUTH_PUBLIC_KEY_FILE is set but AUTH_ALGORITHMS lists no asymmetric algorithm/);
+      expect(withSecret({ ...noKeys, AUTH_ALGORITHMS: 'RS256,HS256', AUTH_HMAC_SECRET_FILE: '/run/secrets/hmac' }).join()).toMatch(/Exactly one of AUTH_JWKS_URL or AUTH_PUBLIC_KEY_FILE/);
+    });
+
+    it.each<[string, Record<string, string>, string | Uint8Array, RegExp]>([
+      ['set without an HS algorithm', { AUTH_ALGORITHMS: 'RS256' }, SECRET, /AUTH_HMAC_SECRET_FILE is set but AUTH_ALGORITHMS lists no HS256, HS384 or HS512/],
+      ['a secret under 32 bytes (the newline does not count)', { AUTH_ALGORITHMS: 'RS256,HS256' }, `${'x'.repeat(31)}\n`, /AUTH_HMAC_SECRET_FILE must hold at least 32 bytes \(it holds 31\)/],
+      ['a secret too short for HS512', { AUTH_ALGORITHMS: 'HS512,RS256' }, 'y'.repeat(40), /at least 64 bytes for HS512/],
+      ['a public key as the secret', { AUTH_ALGORITHMS: 'RS256,HS256' }, '-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAu1SU1LfVLPHCozMxH2Mo\n-----END PUBLIC KEY-----\n', /looks like a key, not a secret/],
+    ])('refuses %s', (_name, env, secret, message) => {
+      expect(withSecret({ ...VALID, ...env, AUTH_HMAC_SECRET_FILE: '/run/secrets/hmac' }, secret).join()).toMatch(message);
+    });
+
+    it('reports an unreadable secret file without failing the rest of the check', () => {
+      const problems = withSecret({ ...VALID, AUTH_ALGORITHMS: 'RS256,HS256', AUTH_HMAC_SECRET_FILE: '/nope', PORT: 'x' });
+      expect(problems.join()).toMatch(/AUTH_HMAC_SECRET_FILE: cannot read \/nope/);
+      expect(problems.join()).toMatch(/PORT/);
+    });
+  });
+
   it('never echoes a Redis password in a problem', () => {
     const problems = problemsOf({ ...VALID, REDIS_URL: 'http://user:hunter2@redis:6379' });
     expect(problems.join()).toContain('REDIS_URL');

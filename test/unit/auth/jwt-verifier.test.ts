@@ -300,6 +300,64 @@ describe('token checks', () => {
   });
 });
 
+describe('HMAC, only with a secret configured on purpose (AUTH_HMAC_SECRET_FILE)', () => {
+  const SECRET = new TextEncoder().encode('a-shared-secret-of-at-least-32-bytes-0123456789');
+  const PEM_AS_SECRET = (): Uint8Array => new TextEncoder().encode(rsa.pem);
+  const JWK_AS_SECRET = (): Uint8Array => new TextEncoder().encode(JSON.stringify(rsa.jwk));
+
+  it.each<[string, Partial<JwtVerifierOptions>, RegExp]>([
+    ['HS256 without a secret', { jwksUrl: 'https://idp.example.test/jwks', algorithms: ['RS256', 'HS256'] }, /HS256 is HMAC, accepted only with a shared secret configured on purpose \(AUTH_HMAC_SECRET_FILE\)/],
+    ['a secret without an HS algorithm', { jwksUrl: 'https://idp.example.test/jwks', algorithms: ['RS256'], hmacSecret: SECRET }, /hmacSecret \(AUTH_HMAC_SECRET_FILE\) is set but algorithms lists no HS256, HS384 or HS512/],
+    ['a secret shorter than 32 bytes', { algorithms: ['HS256'], hmacSecret: new Uint8Array(31) }, /at least 32 bytes/],
+    ['a secret shorter than HS512 needs', { algorithms: ['HS256', 'HS512'], hmacSecret: new Uint8Array(48).fill(7) }, /at least 64 bytes for HS512/],
+    ['a public key given as the secret (PEM)', { algorithms: ['HS256'], hmacSecret: new TextEncoder().encode('-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA\n-----END PUBLIC KEY-----\n') }, /looks like a key, not a secret/],
+    ['a public key given as the secret (JWK)', { algorithms: ['HS256'], hmacSecret: new TextEncoder().encode('{"kty":"RSA","n":"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4","e":"AQAB"}') }, /looks like a key, not a secret/],
+    ['an HS-only list with a key source it cannot use', { jwksUrl: 'https://idp.example.test/jwks', algorithms: ['HS256'], hmacSecret: SECRET }, /lists no asymmetric algorithm/],
+    ['a lowercase HMAC name, even with a secret', { algorithms: ['hs256'], hmacSecret: SECRET }, /"hs256" is not supported/],
+  ])('refuses %s', (_name, overrides, message) => {
+    expect(() => createJwtVerifier(options(overrides))).toThrow(message);
+  });
+
+  describe.each([
+    ['with a JWKS URL', (): Partial<JwtVerifierOptions> => ({ jwksUrl: idp.url })],
+    ['with a PEM key file', (): Partial<JwtVerifierOptions> => ({ staticKeys: rsa.pem })],
+    ['with a JWKS key file', (): Partial<JwtVerifierOptions> => ({ staticKeys: JSON.stringify({ keys: [rsa.jwk] }) })],
+  ])('beside asymmetric keys %s', (_source, keys) => {
+    const verifier = (): JwtVerifier => createJwtVerifier(options({ ...keys(), algorithms: ['RS256', 'HS256'], hmacSecret: SECRET }));
+
+    it('accepts HS256 signed with the configured secret, and RS256 from the keys', async () => {
+      const v = verifier();
+      await expect(v.verify(await sign(SECRET, { alg: 'HS256' }))).resolves.toMatchObject({ sub: 'user-1' });
+      // A kid naming a public key changes nothing: HS tokens are checked against the secret only.
+      await expect(v.verify(await sign(SECRET, { alg: 'HS256', kid: 'rsa-1' }))).resolves.toMatchObject({ sub: 'user-1' });
+      await expect(v.verify(await sign(rsa.privateKey, { kid: 'rsa-1' }))).resolves.toMatchObject({ sub: 'user-1' });
+    });
+
+    it.each([
+      ['the RSA public key as PEM', PEM_AS_SECRET, undefined],
+      ['the RSA public key as JWK, under its kid', JWK_AS_SECRET, 'rsa-1'],
+      ['another secret', () => new TextEncoder().encode('another-secret-of-at-least-32-bytes-long!!'), undefined],
+    ])('refuses HS256 keyed with %s', async (_name, key, kid) => {
+      const error = await refusal(verifier().verify(await sign(key(), { alg: 'HS256', ...(kid ? { kid } : {}) })));
+      expect(error.code).toBe('auth_invalid');
+      expect(error.cause).toMatchObject({ code: 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED' });
+    });
+
+    it('refuses an HS algorithm that is not listed (HS512 signed with the secret)', async () => {
+      const error = await refusal(verifier().verify(await sign(new Uint8Array(64).fill(1), { alg: 'HS512' })));
+      expect(error.cause).toMatchObject({ code: 'ERR_JOSE_ALG_NOT_ALLOWED' });
+    });
+  });
+
+  it('works with the secret alone when only HS algorithms are listed, and reports its keys ready', async () => {
+    const verifier = createJwtVerifier(options({ algorithms: ['HS256', 'HS384'], hmacSecret: new Uint8Array(48).fill(9) }));
+    expect(verifier.keySource).toBe('hmac-secret');
+    await expect(verifier.keysReady()).resolves.toBe(true);
+    await expect(verifier.verify(await sign(new Uint8Array(48).fill(9), { alg: 'HS384' }))).resolves.toMatchObject({ sub: 'user-1' });
+    await refusal(verifier.verify(await sign(rsa.privateKey, { kid: 'rsa-1' })));
+  });
+});
+
 describe('valid tokens', () => {
   const signers = {
     RS256: () => rsa,
