@@ -59,6 +59,8 @@ export async function createPolicySource(options: PolicySourceOptions): Promise<
   const first = await readFile(file, 'utf8');
   let policy = parsePolicy(first, source);
   let digest = sha256(first);
+  // Why the file as it stands now was refused, so a later SIGHUP can say so again.
+  let rejection: { digest: string; problems: readonly string[] } | undefined;
   let closed = false;
   // Reloads run one at a time: a SIGHUP during a watch-triggered reload waits its turn.
   let queue: Promise<unknown> = Promise.resolve();
@@ -73,21 +75,30 @@ export async function createPolicySource(options: PolicySourceOptions): Promise<
       return { status: 'rejected', problems };
     }
     const next = sha256(text);
+    // An operator who sent SIGHUP deserves an answer; the watch and poll stay quiet.
+    const asked = trigger !== 'poll' && trigger !== 'file change';
+    if (next === digest && rejection?.digest === next) {
+      // The watcher already refused this very file: "unchanged" would read as "all is well".
+      const { problems } = rejection;
+      if (asked) logger.error({ file, trigger, problems }, 'policy reload rejected; the last good policy stays in force');
+      return { status: 'rejected', problems };
+    }
     if (next === digest) {
-      // An operator who sent SIGHUP deserves an answer; the watch and poll stay quiet.
-      if (trigger !== 'poll' && trigger !== 'file change') logger.info({ file, trigger, rules: policy.rules.length }, 'policy unchanged');
+      if (asked) logger.info({ file, trigger, rules: policy.rules.length }, 'policy unchanged');
       return { status: 'unchanged' };
     }
     try {
       policy = parsePolicy(text, source);
     } catch (error) {
       const problems = error instanceof PolicyError ? error.problems : [(error as Error).message];
-      // The digest is kept, so a broken file is reported once per change, not on every poll.
+      // The digest is kept, so a broken file is logged once per change, not on every poll.
       digest = next;
+      rejection = { digest: next, problems };
       logger.error({ file, trigger, problems }, 'policy reload rejected; the last good policy stays in force');
       return { status: 'rejected', problems };
     }
     digest = next;
+    rejection = undefined;
     logger.info({ file, trigger, rules: policy.rules.length }, 'policy reloaded');
     return { status: 'reloaded', rules: policy.rules.length };
   }

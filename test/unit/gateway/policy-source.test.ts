@@ -53,6 +53,30 @@ describe('createPolicySource', () => {
     expect(rejected[0]).toContain('"trigger":"SIGHUP"');
   });
 
+  it('keeps answering SIGHUP with the rejection, and why, while the broken file stays unchanged', async () => {
+    const { file, lines, logger } = setup(GOOD);
+    const source = await createPolicySource({ file, logger, watch: false });
+    writeFileSync(file, 'rules:\n  - groups: []\n    instances: ["*"]\n    role: boss\n');
+    // The watcher gets there first...
+    const first = await source.reload('file change');
+    expect(first.status).toBe('rejected');
+    const problems = first.status === 'rejected' ? first.problems : [];
+    expect(problems.length).toBeGreaterThan(0);
+    // ...and the operator's SIGHUP afterwards still hears why, at error level.
+    expect(await source.reload('SIGHUP')).toEqual({ status: 'rejected', problems });
+    // The poll keeps the answer but does not repeat the log line every few seconds.
+    expect(await source.reload('poll')).toEqual({ status: 'rejected', problems });
+    logger.flush();
+    const rejected = lines.filter((line) => line.includes('policy reload rejected')).map((line) => JSON.parse(line) as { trigger: string; problems: string[]; level: number });
+    expect(rejected.map((line) => line.trigger)).toEqual(['file change', 'SIGHUP']);
+    expect(rejected[1]).toMatchObject({ problems, level: 50 });
+    expect(lines.some((line) => line.includes('policy unchanged'))).toBe(false);
+    // Fixed: reloaded, and then unchanged again.
+    writeFileSync(file, OTHER);
+    expect(await source.reload('SIGHUP')).toEqual({ status: 'reloaded', rules: 2 });
+    expect(await source.reload('SIGHUP')).toEqual({ status: 'unchanged' });
+  });
+
   it('picks up a change by itself when watching', async () => {
     const { file, logger } = setup(GOOD);
     const source = await createPolicySource({ file, logger, debounceMs: 20, pollMs: 100 });
