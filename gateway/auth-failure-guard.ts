@@ -1,11 +1,47 @@
 // Brute-force brake: failed authentications (invalid JWTs, unknown or spent tickets) are
-// counted per client IP in the shared limiter, and past AUTH_FAILURES_PER_MINUTE the gateway
-// answers 429 instead of doing the work of verifying yet another guess.
+// counted per client (an IPv4 address, an IPv6 /64) in the shared limiter, and past
+// AUTH_FAILURES_PER_MINUTE the gateway answers 429 instead of verifying yet another guess.
 
+import { isIP } from 'node:net';
 import { GatewayError } from './errors.js';
 import type { SlidingWindowLimiter } from './limits/limiter.js';
 
 const WINDOW_MS = 60_000;
+
+/**
+ * What failures of `clientIp` are counted under. IPv4: the address. IPv6: its /64, written
+ * `a:b:c:d::/64` — one subscriber, one LAN, gets a whole /64 (RFC 6177) and can use any of
+ * its 2^64 addresses, so counting per address would let a guesser rotate past the brake.
+ * An IPv4-mapped IPv6 address (`::ffff:192.0.2.1`, a dual-stack socket) is its IPv4 address.
+ * Anything that is not an address ("unknown") is counted as it is.
+ */
+export function failureCountKey(clientIp: string): string {
+  const address = clientIp.replace(/%.*$/, '');
+  if (isIP(address) === 4) return address;
+  if (isIP(address) !== 6) return clientIp;
+  const groups = ipv6Groups(address);
+  if (groups.slice(0, 5).every((group) => group === 0) && groups[5] === 0xffff) {
+    const [high = 0, low = 0] = groups.slice(6);
+    return [high >> 8, high & 0xff, low >> 8, low & 0xff].join('.');
+  }
+  return `${groups.slice(0, 4).map((group) => group.toString(16)).join(':')}::/64`;
+}
+
+/** The eight 16-bit groups of a valid IPv6 address (`::` expanded, a dotted IPv4 tail converted). */
+function ipv6Groups(address: string): number[] {
+  let text = address.toLowerCase();
+  const tail = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (tail !== null) {
+    const [a, b, c, d] = tail.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, tail.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head = '', rest] = text.split('::');
+  const parse = (part: string | undefined): number[] => (part === undefined || part === '' ? [] : part.split(':').map((group) => parseInt(group, 16)));
+  const left = parse(head);
+  const right = parse(rest);
+  const zeros = rest === undefined ? [] : new Array<number>(8 - left.length - right.length).fill(0);
+  return [...left, ...zeros, ...right];
+}
 
 /** Counts failures per client IP and refuses IPs past the threshold. */
 export interface AuthFailureGuard {
@@ -57,28 +93,30 @@ export function createAuthFailureGuard(options: AuthFailureGuardOptions): AuthFa
 
   return {
     check(clientIp) {
-      const until = blockedUntil.get(clientIp);
+      const key = failureCountKey(clientIp);
+      const until = blockedUntil.get(key);
       if (until === undefined) return;
       const left = until - now();
       if (left > 0) throw refusal(left);
-      blockedUntil.delete(clientIp);
+      blockedUntil.delete(key);
     },
 
     async recordFailure(clientIp) {
+      const key = failureCountKey(clientIp);
       let decision;
       try {
-        decision = await limiter.attempt(`auth-failures:${clientIp}`, failuresPerMinute, WINDOW_MS);
+        decision = await limiter.attempt(`auth-failures:${key}`, failuresPerMinute, WINDOW_MS);
       } catch (error) {
         options.onStoreError?.(error);
         return undefined;
       }
       if (decision.allowed) return undefined;
       // Bounded: a flood from many addresses must not grow this map without end.
-      if (blockedUntil.size >= maxBlockedIps && !blockedUntil.has(clientIp)) {
+      if (blockedUntil.size >= maxBlockedIps && !blockedUntil.has(key)) {
         const oldest = blockedUntil.keys().next();
         if (oldest.done !== true) blockedUntil.delete(oldest.value);
       }
-      blockedUntil.set(clientIp, now() + decision.retryAfterMs);
+      blockedUntil.set(key, now() + decision.retryAfterMs);
       return refusal(decision.retryAfterMs);
     },
   };

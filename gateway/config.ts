@@ -171,7 +171,7 @@ export const VARIABLES: readonly VariableSpec[] = [
   { name: 'AUTH_GROUPS_CLAIM', description: "Claim holding the user's groups; dotted paths allowed (realm_access.roles).", default: 'groups' },
   { name: 'AUTH_CLOCK_TOLERANCE_S', description: 'Allowed clock skew for exp/nbf, at most 300.', default: '30' },
   { name: 'AUTH_JWKS_CACHE_S', description: 'Seconds fetched JWKS keys are used before a refetch (an unknown kid refetches sooner, at most every 30 s); a removed key is refused after this.', default: '600' },
-  { name: 'AUTH_FAILURES_PER_MINUTE', description: 'Failed authentications per client IP per sliding minute, fleet-wide, before the gateway answers 429.', default: '20' },
+  { name: 'AUTH_FAILURES_PER_MINUTE', description: 'Failed authentications per client IP (IPv6: per /64) per sliding minute, fleet-wide, before the gateway answers 429.', default: '20' },
   { name: 'AUTH_END_SESSION_AT_EXPIRY', description: "true: a session ends (4401) when the JWT that opened it expires; false: it may outlive the token up to the policy's maxSessionSeconds.", default: 'false' },
   { name: 'AUTH_LOGIN_URL', description: 'Where the "sign in" link of the 401 page points.', default: 'unset' },
   { name: 'POLICY_FILE', description: 'YAML policy: who may open which instance.', default: 'required' },
