@@ -54,7 +54,7 @@ export interface AppDeps {
   sessionRoutes?: Hono<{ Bindings: HttpBindings }>;
 }
 
-type Env = { Bindings: HttpBindings; Variables: { requestId: string } };
+type Env = { Bindings: HttpBindings; Variables: { requestId: string; identity: Identity } };
 
 const MAX_TICKET_BODY_BYTES = 1024;
 
@@ -88,21 +88,28 @@ export function createApp(deps: AppDeps): Hono<Env> {
     },
   });
 
-  app.post('/api/v1/instances/:instanceId/tickets', ticketBodyLimit, async (c) => {
+  // Who is calling comes before the body: an anonymous or braked caller gets 401 / 429 whatever
+  // it sends, learns nothing from how its body would be judged, and costs no body reading.
+  // Credential refusals are audited (auth.failed / ratelimit.exceeded) by authenticate().
+  const ticketCaller = async (c: Context<Env, '/api/v1/instances/:instanceId/tickets'>, next: () => Promise<void>): Promise<void> => {
+    if (!isInstanceId(c.req.param('instanceId'))) throw new GatewayError('instance_id_invalid');
+    // State-changing call: a cookie- or proxy-header-authenticated request must come from our own pages.
+    c.set('identity', await deps.authenticate(c, { stateChanging: true, instanceId: c.req.param('instanceId') }));
+    await next();
+  };
+
+  app.post('/api/v1/instances/:instanceId/tickets', ticketCaller, ticketBodyLimit, async (c) => {
     const instanceId = c.req.param('instanceId');
     const gatewayRequestId = c.get('requestId');
     const clientIp = clientIpOf(c);
-    let actor: Actor | null = null;
+    const identity = c.get('identity');
+    const actor: Actor = identity.email ? { sub: identity.sub, email: identity.email } : { sub: identity.sub };
     const base = () => ({ actor, instanceId, clientIp, gatewayRequestId });
     try {
-      if (!isInstanceId(instanceId)) throw new GatewayError('instance_id_invalid');
       const body = await readSmallJsonBody(c);
       // `{"region":"ap-shanghai"}` (the console passes its `?region=`): checked strictly, since it ends up in a signed header.
       if (body.region !== undefined && !isRegionName(body.region)) throw new GatewayError('bad_request', { message: 'region is not a region name like ap-guangzhou.' });
       const region = body.region as string | undefined;
-      // State-changing call: a cookie- or proxy-header-authenticated request must come from our own pages.
-      const identity = await deps.authenticate(c, { stateChanging: true, instanceId });
-      actor = identity.email ? { sub: identity.sub, email: identity.email } : { sub: identity.sub };
       const decision = decide(deps.policy(), identity, instanceId);
       if (!decision.allowed) throw new GatewayError('access_denied', { cause: new Error(decision.reason) });
       if (decision.role === 'viewer') {
@@ -125,9 +132,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
       c.header('Cache-Control', 'no-store');
       return c.json({ ticket, expiresAt: expiresAtIso, websocketPath: `/ws/instances/${instanceId}` }, 201);
     } catch (error) {
-      // Credential refusals were audited as auth.failed / ratelimit.exceeded by authenticate().
-      const credentialRefusal = actor === null && (error as GatewayError).code !== 'instance_id_invalid';
-      if (isGatewayError(error) && !credentialRefusal && error.code !== 'bad_request' && error.code !== 'instance_id_invalid') {
+      if (isGatewayError(error) && error.code !== 'bad_request') {
         deps.audit.record({ type: 'session.denied', ...base(), code: error.code, stage: 'ticket', httpStatus: error.httpStatus });
       }
       throw error;

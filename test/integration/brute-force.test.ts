@@ -17,6 +17,10 @@ async function ticketCall(h: Harness, token: string, forwardedFor?: string): Pro
   });
 }
 
+async function rawTicketCall(h: Harness, body: string, headers: Record<string, string>): Promise<Response> {
+  return fetch(`${h.gateway.url}/api/v1/instances/${INSTANCE}/tickets`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body });
+}
+
 describe('behind one trusted proxy (TRUST_PROXY=1)', () => {
   let h: Harness;
   beforeAll(async () => {
@@ -58,6 +62,26 @@ describe('behind one trusted proxy (TRUST_PROXY=1)', () => {
     expect(describeOutcome(outcome)).toBe('close 4429');
     if (outcome.kind === 'close') expect(JSON.parse(outcome.reason)).toMatchObject({ code: 'rate_limited', retryAfter: expect.any(Number) });
     expect(s.received).toHaveLength(0);
+  });
+
+  it('checks the brake before reading the body: a blocked address with a malformed body gets 429', async () => {
+    for (const headers of [{ Authorization: `Bearer ${await h.token()}` }, {}] as Record<string, string>[]) {
+      const res = await rawTicketCall(h, '{"region": ', { ...headers, 'X-Forwarded-For': attackerIp });
+      expect(res.status).toBe(429);
+      expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
+    }
+  });
+
+  it('checks who is calling before reading the body: no token with a malformed or oversized body is 401', async () => {
+    const stranger = { 'X-Forwarded-For': '198.51.100.77' };
+    const malformed = await rawTicketCall(h, '{"region": ', stranger);
+    expect(malformed.status).toBe(401);
+    expect(await malformed.json()).toMatchObject({ error: { code: 'auth_required' } });
+    const oversized = await rawTicketCall(h, JSON.stringify({ region: 'x'.repeat(4096) }), stranger);
+    expect(oversized.status).toBe(401);
+    // Once authenticated, the body is read and judged as before.
+    const judged = await rawTicketCall(h, '{"region": ', { ...stranger, Authorization: `Bearer ${await h.token()}` });
+    expect(judged.status).toBe(400);
   });
 
   it('leaves other client addresses alone', async () => {
