@@ -19,7 +19,6 @@ import { GatewayError, isGatewayError } from './errors.js';
 import type { InstanceLister } from './instances/instance-list.js';
 import { createInstanceRoutes } from './instances/instance-routes.js';
 import type { Logger } from './logger.js';
-import type { RequestAuthenticator } from './request-auth.js';
 import { createRequestLog } from './request-log.js';
 import { isInstanceId } from './tencent/products.js';
 import { isRegionName } from './tencent/regions.js';
@@ -30,11 +29,9 @@ export interface ReadinessCheck {
 }
 
 export interface AppDeps {
-  auth: RequestAuthenticator;
   tickets: TicketService;
   policy: () => Policy;
-  /** Per-IP brake on failed authentications; absent = none (unit tests). */
-  /** The API routes' authentication: brake, token, Origin, verification, all audited. */
+  /** The API routes' and pages' authentication: brake, token, Origin, verification, all audited. */
   authenticate: HttpAuthenticate;
   audit: AuditLog;
   logger: Logger;
@@ -145,11 +142,17 @@ export function createApp(deps: AppDeps): Hono<Env> {
   if (deps.sessionRoutes) app.route('/', deps.sessionRoutes);
   if (deps.extraRoutes) app.route('/', deps.extraRoutes);
   // The pages need a valid JWT from any configured source; an anonymous visitor gets the
-  // 401 sign-in page and no console script at all.
+  // 401 sign-in page and no console script at all. Checked by the API routes' authenticate()
+  // (per-IP brake, auth.failed records), or the page would be a free oracle for trying tokens;
+  // a braked address gets the 429 rather than a sign-in page that would invite another try.
   const isSignedIn = async (c: Context): Promise<boolean> => {
-    const token = deps.auth.findToken((name) => c.req.header(name));
-    if (token === undefined) return false;
-    return deps.auth.verify(token).then(() => true, () => false);
+    try {
+      await deps.authenticate(c as unknown as Context<Env>, { stateChanging: false, page: true });
+      return true;
+    } catch (error) {
+      if (isGatewayError(error) && error.code === 'rate_limited') throw error;
+      return false;
+    }
   };
   app.route('/', createConsoleRoutes({ ...(deps.loginUrl ? { loginUrl: deps.loginUrl } : {}), isSignedIn }));
 

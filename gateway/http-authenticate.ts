@@ -26,6 +26,13 @@ export interface HttpAuthRequest {
    * cross-site request refuses browser-borne credentials (same-origin GETs carry no Origin).
    */
   stateChanging: boolean;
+  /**
+   * A top-level page load (the console's HTML): only "is this visitor signed in", so no Origin
+   * or fetch-metadata rule applies — a link from another site must open the console, and the
+   * page carries no data. The brake, verification and audit apply as everywhere else, so the
+   * page is no free oracle for trying tokens.
+   */
+  page?: boolean;
 }
 
 export type HttpAuthenticate = (c: HttpCallContext, request: HttpAuthRequest) => Promise<Identity>;
@@ -60,16 +67,18 @@ export function createHttpAuthenticator(options: HttpAuthenticatorOptions): Http
       audit.record({ type: 'auth.failed', ...base, code: 'auth_required', source: 'none' });
       throw new GatewayError('auth_required');
     }
-    try {
-      const origin = header('origin');
-      if (request.stateChanging || origin !== undefined) auth.checkOrigin(origin, token.source, header('host'));
-      const site = header('sec-fetch-site');
-      if (!request.stateChanging && site !== undefined && site !== 'same-origin' && site !== 'none' && token.source !== 'bearer') {
-        throw new GatewayError('origin_forbidden', { cause: new Error(`sec-fetch-site ${site} for ${token.source} credentials`) });
+    if (request.page !== true) {
+      try {
+        const origin = header('origin');
+        if (request.stateChanging || origin !== undefined) auth.checkOrigin(origin, token.source, header('host'));
+        const site = header('sec-fetch-site');
+        if (!request.stateChanging && site !== undefined && site !== 'same-origin' && site !== 'none' && token.source !== 'bearer') {
+          throw new GatewayError('origin_forbidden', { cause: new Error(`sec-fetch-site ${site} for ${token.source} credentials`) });
+        }
+      } catch (error) {
+        if (isGatewayError(error)) audit.record({ type: 'auth.failed', ...base, code: error.code, source: token.source });
+        throw error;
       }
-    } catch (error) {
-      if (isGatewayError(error)) audit.record({ type: 'auth.failed', ...base, code: error.code, source: token.source });
-      throw error;
     }
     try {
       return await auth.verify(token);

@@ -185,7 +185,6 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
   });
   const authenticate = createHttpAuthenticator({ auth, audit, clientIp, authFailures });
   const app = createApp({
-    auth,
     tickets,
     policy,
     authenticate,

@@ -41,3 +41,40 @@ describe('authentication of the API routes', () => {
   });
 
 });
+
+describe('the console pages check sign-in the same way: audited, and behind the brake', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ store: 'memory', env: { AUTH_FAILURES_PER_MINUTE: '2' }, instances: [] });
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  const page = (headers: Record<string, string>): Promise<Response> => fetch(`${h.gateway.url}/console/lhins-echo0001`, { headers });
+
+  it('serves the page to a signed-in visitor, arriving from a link on another site too', async () => {
+    const cookie = `corp_session=${await h.token()}`;
+    expect((await page({ Cookie: cookie })).status).toBe(200);
+    expect((await page({ Cookie: cookie, 'Sec-Fetch-Site': 'cross-site', 'Sec-Fetch-Mode': 'navigate' })).status).toBe(200);
+    expect(h.audit().filter((r) => r.type === 'auth.failed')).toEqual([]);
+  });
+
+  it('answers a bad token with the sign-in page and an auth.failed record', async () => {
+    const res = await page({ Cookie: 'corp_session=not.a.jwt' });
+    expect(res.status).toBe(401);
+    expect(res.headers.get('content-type')).toMatch(/text\/html/);
+    expect(h.audit()).toContainEqual(expect.objectContaining({ type: 'auth.failed', code: 'auth_invalid', source: 'cookie' }));
+  });
+
+  it('is no free token-checking oracle: bad tokens count, and past the threshold even a valid one gets 429', async () => {
+    expect((await page({ Authorization: 'Bearer not.a.jwt' })).status).toBe(401);
+    const limited = await page({ Authorization: 'Bearer not.a.jwt' });
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect((await page({ Cookie: `corp_session=${await h.token()}` })).status).toBe(429);
+    expect(h.audit()).toContainEqual(expect.objectContaining({ type: 'ratelimit.exceeded', scope: 'auth' }));
+    // The brake is the same as the API's: the ticket call from this address is refused too.
+    expect((await h.requestTicket('lhins-echo0001', await h.token())).status).toBe(429);
+  });
+});
