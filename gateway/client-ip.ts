@@ -25,18 +25,36 @@ function addressOf(entry: string): string | undefined {
   return isIP(address) === 0 ? undefined : address;
 }
 
-export function createClientIpResolver(trust: TrustProxy): ClientIpResolver {
+/** Whether an address lies in one of `cidrs` (plain addresses allowed; IPv4-mapped IPv6 read as IPv4). */
+function createCidrCheck(cidrs: readonly string[]): (address: string) => boolean {
   const trusted = new BlockList();
-  for (const cidr of trust.cidrs) {
+  for (const cidr of cidrs) {
     const [address = '', prefix] = cidr.split('/');
     const family = isIP(address) === 6 ? 'ipv6' : 'ipv4';
     if (prefix === undefined) trusted.addAddress(address, family);
     else trusted.addSubnet(address, Number(prefix), family);
   }
-  const isTrusted = (address: string): boolean => {
+  return (raw) => {
+    const address = unmapped(raw);
     const family = isIP(address);
     return family !== 0 && trusted.check(address, family === 6 ? 'ipv6' : 'ipv4');
   };
+}
+
+/**
+ * Whether the socket peer is a proxy whose forwarding headers TRUST_PROXY believes: with a hop
+ * count, whatever connects (the gateway is reachable only through those proxies); with CIDRs,
+ * a peer inside them; with neither, nobody.
+ */
+export function createTrustedPeerCheck(trust: TrustProxy): (peer: string | undefined) => boolean {
+  if (trust.hops > 0) return () => true;
+  if (trust.cidrs.length === 0) return () => false;
+  const inCidrs = createCidrCheck(trust.cidrs);
+  return (peer) => peer !== undefined && inCidrs(peer);
+}
+
+export function createClientIpResolver(trust: TrustProxy): ClientIpResolver {
+  const isTrusted = createCidrCheck(trust.cidrs);
 
   return (peerRaw, forwardedFor) => {
     const peer = unmapped(peerRaw ?? 'unknown');

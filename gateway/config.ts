@@ -128,7 +128,7 @@ export const VARIABLES: readonly VariableSpec[] = [
   { name: 'PORT', description: 'Listen port.', default: '8080' },
   { name: 'HOST', description: 'Listen address.', default: '0.0.0.0' },
   { name: 'PUBLIC_URL', description: "The gateway's external URL (https://console.corp.example).", default: 'from request' },
-  { name: 'ALLOWED_ORIGINS', description: 'Comma list of browser origins allowed to open sessions and call the API with cookies.', default: "PUBLIC_URL's origin; unset too: the request's own Host" },
+  { name: 'ALLOWED_ORIGINS', description: 'Comma list of browser origins allowed to open sessions and call the API with cookies.', default: "PUBLIC_URL's origin; unset too: the request's own Host (trials only, warned at start)" },
   { name: 'TRUST_PROXY', description: 'Hop count, or comma list of CIDRs, whose X-Forwarded-For is believed for the client IP.', default: 'none' },
   { name: 'REDIS_URL', description: 'Shared state (redis:// or rediss://). Unset = in-process memory: one replica only, logged loudly.', default: 'unset' },
   { name: 'REDIS_KEY_PREFIX', description: 'Prefix of every Redis key, so several gateways can share one Redis.', default: 'vnc-gateway:' },

@@ -70,7 +70,9 @@ export function createHttpAuthenticator(options: HttpAuthenticatorOptions): Http
     if (request.page !== true) {
       try {
         const origin = header('origin');
-        if (request.stateChanging || origin !== undefined) auth.checkOrigin(origin, token.source, header('host'));
+        if (request.stateChanging || origin !== undefined) {
+          auth.checkOrigin(origin, token.source, header('host'), { socket: c.env.incoming.socket, forwardedProto: header('x-forwarded-proto') });
+        }
         const site = header('sec-fetch-site');
         if (!request.stateChanging && site !== undefined && site !== 'same-origin' && site !== 'none' && token.source !== 'bearer') {
           throw new GatewayError('origin_forbidden', { cause: new Error(`sec-fetch-site ${site} for ${token.source} credentials`) });

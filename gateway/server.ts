@@ -144,9 +144,19 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
   const gatewayAudit = await createGatewayAudit({ config: config.audit, redis, logger, ...(overrides.auditSink ? { lineSink: overrides.auditSink } : {}) });
   readiness.push(...gatewayAudit.readiness);
   const audit = metrics.observeAudit(gatewayAudit.log);
+  if (config.allowedOrigins.length === 0) {
+    // The same-host fallback (request-auth.ts) is for trials: it cannot tell an http:// page on
+    // this host from the https:// one unless the scheme is known, and it trusts whatever Host
+    // the proxy forwards. Production names its origin.
+    logger.warn(
+      { fallback: 'same-host Origin check' },
+      'neither PUBLIC_URL nor ALLOWED_ORIGINS is set: browser requests are accepted from any page whose Origin host matches the request Host, the scheme compared only when TLS or a TRUST_PROXY X-Forwarded-Proto shows it; set PUBLIC_URL or ALLOWED_ORIGINS outside a trial',
+    );
+  }
   const auth = createRequestAuthenticator({
     verifier,
     originAllowed: config.allowedOrigins.length > 0 ? createOriginCheck(config.allowedOrigins) : undefined,
+    trustProxy: config.trustProxy,
     ...(config.auth.tokenHeader ? { tokenHeader: config.auth.tokenHeader } : {}),
     ...(config.auth.tokenCookie ? { tokenCookie: config.auth.tokenCookie } : {}),
   });

@@ -179,7 +179,7 @@ export function createUpgradeHandler(deps: UpgradeDeps): (req: IncomingMessage, 
       return refuseHttp(socket, 401, 'auth_required');
     }
     try {
-      deps.auth.checkOrigin(headerValue(req, 'origin'), source, headerValue(req, 'host'));
+      deps.auth.checkOrigin(headerValue(req, 'origin'), source, headerValue(req, 'host'), { socket: req.socket, forwardedProto: headerValue(req, 'x-forwarded-proto') });
     } catch (error) {
       const refusal = error as GatewayError;
       audit(ctx, { type: 'session.denied', code: refusal.code, stage: 'upgrade', httpStatus: refusal.httpStatus });
