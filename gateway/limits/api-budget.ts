@@ -1,5 +1,5 @@
 // Tencent allows 10 API requests per second; this fleet-wide budget spends them before
-// Tencent does, briefly waiting for a slot since a second's window frees quickly.
+// Tencent does. Callers queue first come, first served for a turn a second's window frees.
 
 import { setTimeout as delay } from 'node:timers/promises';
 import { GatewayError } from '../errors.js';
@@ -13,7 +13,7 @@ export interface ApiBudgetOptions {
   limiter: SlidingWindowLimiter;
   /** Requests per sliding second across the fleet, 1–10. */
   requestsPerSecond: number;
-  /** The longest a caller waits, in total, for a slot before being refused. Default 2000. */
+  /** The longest a caller waits for its turn before being refused. Default 2000. */
   maxWaitMs?: number;
   /**
    * Added to the one-second window. Calls reach Tencent after varying delays (a new TLS
@@ -31,9 +31,10 @@ export interface ApiBudgetOptions {
 /** Spends one request of the fleet's API budget. */
 export interface ApiBudget {
   /**
-   * Resolves once a request is allowed (and recorded), waiting for a slot if one frees within
-   * `maxWaitMs`. Throws `GatewayError('rate_limited')` with `retryAfterSeconds` otherwise, or
-   * `GatewayError('state_unavailable')` when the limiter's store is unreachable.
+   * Resolves at the caller's turn, waiting for it if it comes within `maxWaitMs`. Turns are
+   * given in the order callers arrive, fleet-wide. Throws `GatewayError('rate_limited')` at
+   * once, with `retryAfterSeconds` (the wait its turn would have needed), when the turn is
+   * further away; or `GatewayError('state_unavailable')` when the limiter's store is unreachable.
    */
   take(): Promise<void>;
 }
@@ -51,27 +52,22 @@ export function createApiBudget(options: ApiBudgetOptions): ApiBudget {
   if (!Number.isInteger(requestsPerSecond) || requestsPerSecond < 1 || requestsPerSecond > TENCENT_API_REQUESTS_PER_SECOND) {
     throw new RangeError(`requestsPerSecond must be an integer from 1 to ${TENCENT_API_REQUESTS_PER_SECOND} (Tencent's limit).`);
   }
-  if (!(windowMs >= WINDOW_MS)) throw new RangeError('safetyMarginMs must be a non-negative number.');
-  if (!Number.isFinite(maxWaitMs) || maxWaitMs < 0) throw new RangeError('maxWaitMs must be a non-negative number.');
+  if (!Number.isInteger(windowMs) || windowMs < WINDOW_MS) throw new RangeError('safetyMarginMs must be a non-negative integer.');
+  if (!Number.isInteger(maxWaitMs) || maxWaitMs < 0) throw new RangeError('maxWaitMs must be a non-negative integer.');
 
   return {
     async take(): Promise<void> {
-      let waitedMs = 0;
-      for (;;) {
-        const decision = await limiter.attempt(key, requestsPerSecond, windowMs);
-        if (decision.allowed) return;
-        // Waiters woken together race for the freed slot; losers get a fresh retryAfterMs
-        // and wait again, all within the same total bound.
-        if (waitedMs + decision.retryAfterMs > maxWaitMs) {
-          const retryAfterSeconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
-          throw new GatewayError('rate_limited', {
-            retryAfterSeconds,
-            message: `The gateway is at its Tencent Cloud API limit; try again in ${retryAfterSeconds} s.`,
-          });
-        }
-        await sleep(decision.retryAfterMs);
-        waitedMs += decision.retryAfterMs;
+      // One reservation, one sleep: the turn is held in the store while the caller waits, so a
+      // newcomer cannot take it (waiters woken together to race for a slot would not be fair).
+      const turn = await limiter.reserve(key, requestsPerSecond, windowMs, maxWaitMs);
+      if (!turn.granted) {
+        const retryAfterSeconds = Math.max(1, Math.ceil(turn.retryAfterMs / 1000));
+        throw new GatewayError('rate_limited', {
+          retryAfterSeconds,
+          message: `The gateway is at its Tencent Cloud API limit; try again in ${retryAfterSeconds} s.`,
+        });
       }
+      if (turn.waitMs > 0) await sleep(turn.waitMs);
     },
   };
 }

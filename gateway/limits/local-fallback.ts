@@ -45,6 +45,10 @@ export function createFallbackState(logger: Logger): FallbackState {
 export function createFallbackLimiter(primary: SlidingWindowLimiter, local: SlidingWindowLimiter, state: FallbackState): SlidingWindowLimiter {
   return {
     attempt: (key, limit, windowMs) => state.run('limiter', () => primary.attempt(key, limit, windowMs), () => local.attempt(key, limit, windowMs)),
+    // The id names an attempt in one of the two; forgetting it in the other is a harmless no-op.
+    forget: (key, attemptId) => state.run('limiter', () => primary.forget(key, attemptId), () => local.forget(key, attemptId)),
+    reserve: (key, limit, windowMs, maxWaitMs) =>
+      state.run('limiter', () => primary.reserve(key, limit, windowMs, maxWaitMs), () => local.reserve(key, limit, windowMs, maxWaitMs)),
   };
 }
 

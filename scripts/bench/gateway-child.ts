@@ -10,7 +10,9 @@ async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const gateway = await startGateway(config, {
     logger: createLogger({ level: 'warn' }),
-    ...(process.env.BENCH_UNLIMITED === '1' ? { limiter: { attempt: async () => ({ allowed: true, remaining: 1, retryAfterMs: 0 }) } } : {}),
+    ...(process.env.BENCH_UNLIMITED === '1'
+      ? { limiter: { attempt: async () => ({ allowed: true, remaining: 1, retryAfterMs: 0 }), forget: async () => undefined, reserve: async () => ({ granted: true as const, waitMs: 0 }) } }
+      : {}),
   });
   process.send?.({ port: gateway.port, pid: process.pid });
   const stop = (): void => {

@@ -19,16 +19,22 @@ import { createSelfSignedCertificate, DEMO_CREDENTIALS, startSimulator, type Sel
 
 const ACCOUNT_B = { secretId: 'AKIDaccountB000000000000000000000000', secretKey: 'accountBsecretKey000000000000000', uin: 'b' };
 
-/** A limiter that remembers every decision, per key. */
-function countingLimiter(): SlidingWindowLimiter & { decisions: { key: string; decision: LimitDecision }[] } {
+/** A limiter that remembers every decision (an API budget's reservation as allowed or not, and its wait), per key. */
+function countingLimiter(): SlidingWindowLimiter & { decisions: { key: string; decision: LimitDecision & { waitMs?: number } }[] } {
   const inner = createMemoryLimiter();
-  const decisions: { key: string; decision: LimitDecision }[] = [];
+  const decisions: { key: string; decision: LimitDecision & { waitMs?: number } }[] = [];
   return {
     decisions,
     async attempt(key, limit, windowMs) {
       const decision = await inner.attempt(key, limit, windowMs);
       decisions.push({ key, decision });
       return decision;
+    },
+    forget: (key, attemptId) => inner.forget(key, attemptId),
+    async reserve(key, limit, windowMs, maxWaitMs) {
+      const turn = await inner.reserve(key, limit, windowMs, maxWaitMs);
+      decisions.push({ key, decision: turn.granted ? { allowed: true, remaining: 0, retryAfterMs: 0, waitMs: turn.waitMs } : { allowed: false, remaining: 0, retryAfterMs: turn.retryAfterMs } });
+      return turn;
     },
   };
 }

@@ -11,7 +11,10 @@ import { promisify } from 'node:util';
 import { Cluster, type Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GatewayError } from '../../../gateway/errors.js';
+import { createFallbackLimiter, createFallbackState } from '../../../gateway/limits/local-fallback.js';
+import { createMemoryLimiter } from '../../../gateway/limits/memory-limiter.js';
 import { createRedisLimiter } from '../../../gateway/limits/redis-limiter.js';
+import { createLogger } from '../../../gateway/logger.js';
 import { createRedisClient, redisHealth } from '../../../gateway/state/redis-client.js';
 import { createRedisTicketStore } from '../../../gateway/state/redis-ticket-store.js';
 import { createThrowawayRedis, type ThrowawayRedis } from './throwaway-redis.js';
@@ -73,6 +76,22 @@ describe('a Redis that cannot be reached', () => {
     }
   });
 
+  it('with LIMITS_ON_REDIS_FAILURE=local, queues API-budget turns in this replica\'s memory instead', async () => {
+    const redis = createRedisClient('redis://127.0.0.1:1', { name: 'test-unreachable-fallback' });
+    const warnings: string[] = [];
+    const logger = createLogger({ level: 'warn', destination: { write: (line: string) => void warnings.push(line) } });
+    try {
+      const limiter = createFallbackLimiter(storesOn(redis).limiter, createMemoryLimiter(), createFallbackState(logger));
+      expect(await limiter.reserve('api-calls', 1, 1000, 2000)).toEqual({ granted: true, waitMs: 0 });
+      const second = await limiter.reserve('api-calls', 1, 1000, 2000);
+      expect(second.granted && second.waitMs).toBeGreaterThan(900);
+      expect(await limiter.reserve('api-calls', 1, 1000, 500)).toMatchObject({ granted: false });
+      expect(warnings.filter((line) => line.includes('LIMITS_ON_REDIS_FAILURE=local'))).toHaveLength(1);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
   it('never passes the password in the URL to the logger', async () => {
     const events: Array<[string, object]> = [];
     const redis = createRedisClient('redis://gateway:s3cr3t-pw@127.0.0.1:1/2', {
@@ -128,6 +147,8 @@ describe('a Redis that goes away and comes back', () => {
     await server.shutdown();
     await eventually(() => redisHealth(redis) === 'down', 3000);
     await expectStateUnavailable(limiter.attempt('k', 2, 60_000), 1000);
+    await expectStateUnavailable(limiter.reserve('api', 2, 1250, 2000), 1000);
+    await expectStateUnavailable(limiter.forget('k', 'an-attempt'), 1000);
     await expectStateUnavailable(tickets.save('during', 'v', 60_000), 1000);
     await expectStateUnavailable(tickets.take('before'), 1000);
     expect(events).toContain('redis.down');
@@ -226,6 +247,20 @@ describe('Redis key layout', () => {
     const ttl = await redis.pttl(key);
     expect(ttl).toBeGreaterThan(55_000);
     expect(ttl).toBeLessThanOrEqual(60_000);
+    await redis.del(key);
+  });
+
+  it('keeps reserved turns in one Cluster slot and expires the key when the last turn has left the window', async () => {
+    const { limiter, keyPrefix } = storesOn(redis);
+    await limiter.reserve('api-calls', 1, 1250, 2000);
+    const second = await limiter.reserve('api-calls', 1, 1250, 2000);
+    expect(second).toMatchObject({ granted: true });
+    const key = `${keyPrefix}limit:{api-calls}`;
+    expect(await redis.zcard(key)).toBe(2);
+    // The second turn is ~1250 ms ahead and stays counted for a window after it.
+    const ttl = await redis.pttl(key);
+    expect(ttl).toBeGreaterThan(2000);
+    expect(ttl).toBeLessThanOrEqual(2500);
     await redis.del(key);
   });
 

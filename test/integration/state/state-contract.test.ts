@@ -20,6 +20,7 @@ import { createMemorySessionStore } from '../../../gateway/sessions/memory-sessi
 import { createRedisSessionStore } from '../../../gateway/sessions/redis-session-store.js';
 import type { SessionRecord, SessionStore } from '../../../gateway/sessions/session-store.js';
 import type { RedisConnection } from '../../../gateway/state/redis-client.js';
+import { within } from '../../helpers/gateway-harness.js';
 import { startThrowawayCluster, type ThrowawayCluster } from './throwaway-cluster.js';
 
 const REDIS_URL = process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
@@ -32,6 +33,13 @@ interface Harness {
   sessions: [SessionStore, SessionStore];
   /** Lets `ms` pass on the store's clock: a fake clock for memory, real time for Redis. */
   advance(ms: number): Promise<void>;
+  /**
+   * A timer on the store's clock, for code that sleeps while others run: for memory the fake
+   * clock jumps to the earliest pending timer once nothing else can run; real time for Redis.
+   */
+  sleep(ms: number): Promise<void>;
+  /** The store's clock now (ms): the fake clock for memory, `performance.now()` for Redis. */
+  now(): number;
   /** True when no time passes unless the test advances it, so timings can be asserted exactly. */
   exactClock: boolean;
 }
@@ -48,23 +56,61 @@ interface Variant {
   close?(): Promise<void>;
 }
 
+/**
+ * A fake clock with timers: `sleep` registers one, and once every promise that can settle has
+ * (a setImmediate later), the clock jumps to the earliest timer and resolves the timers due,
+ * in the order they were set.
+ */
+function fakeClock(start: number): { now(): number; advance(ms: number): void; sleep(ms: number): Promise<void> } {
+  let clock = start;
+  let sequence = 0;
+  let scheduled = false;
+  const timers: { at: number; seq: number; resolve: () => void }[] = [];
+  const fire = (): void => {
+    scheduled = false;
+    if (timers.length === 0) return;
+    timers.sort((x, y) => x.at - y.at || x.seq - y.seq);
+    clock = Math.max(clock, (timers[0] as { at: number }).at);
+    const due = timers.filter((t) => t.at <= clock);
+    timers.splice(0, due.length);
+    for (const timer of due) timer.resolve();
+    schedule();
+  };
+  const schedule = (): void => {
+    if (scheduled || timers.length === 0) return;
+    scheduled = true;
+    setImmediate(fire);
+  };
+  return {
+    now: () => clock,
+    advance: (ms) => {
+      clock += ms;
+    },
+    sleep: (ms) =>
+      new Promise<void>((resolve) => {
+        timers.push({ at: clock + ms, seq: sequence++, resolve });
+        schedule();
+      }),
+  };
+}
+
 function memoryVariant(): Variant {
   return {
     name: 'memory',
     windowMs: 1000,
     harness() {
-      let clock = 1_000_000;
-      const limiter = createMemoryLimiter({ now: () => clock });
-      const store = createMemoryTicketStore({ now: () => clock });
-      const sessions = createMemorySessionStore({ now: () => clock });
+      const clock = fakeClock(1_000_000);
+      const limiter = createMemoryLimiter({ now: clock.now });
+      const store = createMemoryTicketStore({ now: clock.now });
+      const sessions = createMemorySessionStore({ now: clock.now });
       return {
         // One process: both "replicas" are the same object.
         limiters: [limiter, limiter],
         tickets: [store, store],
         sessions: [sessions, sessions],
-        advance: async (ms) => {
-          clock += ms;
-        },
+        advance: async (ms) => clock.advance(ms),
+        sleep: clock.sleep,
+        now: clock.now,
         exactClock: true,
       };
     },
@@ -94,6 +140,8 @@ function redisVariant(): Variant {
         ],
         sessions: [createRedisSessionStore({ redis: first, keyPrefix }), createRedisSessionStore({ redis: second, keyPrefix })],
         advance: (ms) => delay(ms),
+        sleep: (ms) => delay(ms),
+        now: () => performance.now(),
         exactClock: false,
       };
     },
@@ -136,6 +184,8 @@ function clusterVariant(): Variant {
         tickets: [createRedisTicketStore({ redis: a, keyPrefix: `${keyPrefix}ticket:` }), createRedisTicketStore({ redis: b, keyPrefix: `${keyPrefix}ticket:` })],
         sessions: [createRedisSessionStore({ redis: a, keyPrefix }), createRedisSessionStore({ redis: b, keyPrefix })],
         advance: (ms) => delay(ms),
+        sleep: (ms) => delay(ms),
+        now: () => performance.now(),
         exactClock: false,
       };
     },
@@ -336,6 +386,63 @@ describe.each(variants)('$name state stores', (variant) => {
       await expect(limiter.attempt('k', 0, 1000)).rejects.toThrow(RangeError);
       await expect(limiter.attempt('k', 1, 0)).rejects.toThrow(RangeError);
       await expect(limiter.attempt('k', 1.5, 1000)).rejects.toThrow(RangeError);
+      await expect(limiter.reserve('k', 1, 1000, -1)).rejects.toThrow(RangeError);
+      await expect(limiter.reserve('k', 0, 1000, 0)).rejects.toThrow(RangeError);
+    });
+
+    it('forgets an attempt it was asked to give back, and only that one', async () => {
+      const [a, b] = fresh().limiters;
+      const first = await a.attempt('k', 2, 60_000);
+      const second = await a.attempt('k', 2, 60_000);
+      expect((await a.attempt('k', 2, 60_000)).allowed).toBe(false);
+      await b.forget('k', second.attemptId as string);
+      await b.forget('k', 'never-recorded');
+      expect(await a.attempt('k', 2, 60_000)).toMatchObject({ allowed: true, remaining: 0 });
+      expect((await a.attempt('k', 2, 60_000)).allowed).toBe(false);
+      expect(first.attemptId).not.toBe(second.attemptId);
+    });
+  });
+
+  describe('first-come, first-served reservations', () => {
+    /** Expects `ms` to be `exact` on the fake clock, or no more than it and at most `slackMs` less on real time. */
+    const near = (harness: Harness, ms: number, exact: number, slackMs: number): void => {
+      if (harness.exactClock) expect(ms).toBe(exact);
+      else {
+        expect(ms).toBeLessThanOrEqual(exact);
+        expect(ms).toBeGreaterThanOrEqual(exact - slackMs);
+      }
+    };
+
+    it('gives a turn now while the window has room, then when the limit-th most recent turn leaves it', async () => {
+      const harness = fresh();
+      const [a, b] = harness.limiters;
+      const started = harness.now();
+      const waits: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const turn = await (i % 2 === 0 ? a : b).reserve('k', 2, 1000, 5000);
+        if (!turn.granted) throw new Error(`turn ${i} was refused`);
+        waits.push(turn.waitMs);
+      }
+      const slack = Math.ceil(harness.now() - started) + 5;
+      [0, 0, 1000, 1000, 2000].forEach((expected, i) => near(harness, waits[i] as number, expected, slack));
+    });
+
+    it('refuses a turn beyond maxWaitMs with the exact wait and records nothing', async () => {
+      const harness = fresh();
+      const [limiter] = harness.limiters;
+      const started = harness.now();
+      for (let i = 0; i < 3; i++) expect((await limiter.reserve('k', 2, 1000, 5000)).granted).toBe(true);
+      // The next turn would be when the second turn (now) leaves the window: 1000 ms.
+      const refusals = [await limiter.reserve('k', 2, 1000, 500), await limiter.reserve('k', 2, 1000, 500)];
+      const slack = Math.ceil(harness.now() - started) + 5;
+      for (const refusal of refusals) {
+        if (refusal.granted) throw new Error('a turn beyond maxWaitMs was granted');
+        near(harness, refusal.retryAfterMs, 1000, slack);
+      }
+      // Had the refusals been recorded, this turn would come a window later.
+      const next = await limiter.reserve('k', 2, 1000, 5000);
+      if (!next.granted) throw new Error('unreachable');
+      near(harness, next.waitMs, 1000, slack);
     });
   });
 
@@ -414,23 +521,81 @@ describe.each(variants)('$name state stores', (variant) => {
 
     it('counts over one second plus the safety margin, so late arrivals at Tencent stay within its second', async () => {
       const harness = fresh();
-      if (!harness.exactClock) return;
       const slept: number[] = [];
+      let reservedAt = 0;
       const budget = createApiBudget({
         limiter: harness.limiters[0],
         requestsPerSecond: 2,
         maxWaitMs: 2000,
         sleep: async (ms) => {
+          reservedAt = harness.now();
           slept.push(ms);
           await harness.advance(ms);
         },
       });
+      const started = harness.now();
       await budget.take();
       await harness.advance(300);
       await budget.take();
       await budget.take();
-      // Default margin 250 ms: the first slot frees 1250 ms after it was taken.
-      expect(slept).toEqual([950]);
+      // Default margin 250 ms: the first slot frees 1250 ms after it was taken, ~300 ms before the third take.
+      if (harness.exactClock) expect(slept).toEqual([950]);
+      else {
+        expect(slept).toHaveLength(1);
+        expect(slept[0]).toBeLessThanOrEqual(1250 - 300);
+        // Without the margin it would be at most 700.
+        expect(slept[0]).toBeGreaterThanOrEqual(1250 - Math.ceil(reservedAt - started) - 5);
+      }
+    });
+
+    it('serves callers in arrival order: a waiter keeps its turn against a newcomer arriving as the slot frees', async () => {
+      const harness = fresh();
+      const budget = createApiBudget({ limiter: harness.limiters[0], requestsPerSecond: 1, safetyMarginMs: 0, maxWaitMs: 2000, sleep: harness.sleep });
+      const served: string[] = [];
+      await budget.take();
+      // The test's own timer is set before the waiter's: the newcomer comes the moment the slot frees.
+      const slotFrees = harness.sleep(1000);
+      const waiter = budget.take().then(() => served.push('waiter'));
+      await slotFrees;
+      const newcomer = budget.take().then(() => served.push('newcomer'));
+      await within(Promise.all([waiter, newcomer]), 10_000, 'both callers to be served');
+      expect(served).toEqual(['waiter', 'newcomer']);
+    });
+
+    it('refuses at once, with the wait its turn would need, a caller whose turn is beyond maxWaitMs', async () => {
+      const harness = fresh();
+      const budget = createApiBudget({ limiter: harness.limiters[0], requestsPerSecond: 2, safetyMarginMs: 0, maxWaitMs: 1500, sleep: harness.sleep });
+      await budget.take();
+      await budget.take();
+      const started = harness.now();
+      // Two more have turns a second from now; the fifth's would be two seconds away.
+      const waiting = [budget.take(), budget.take()];
+      const late = await rejection(budget.take());
+      const refusedAfter = harness.now() - started;
+      expect(late.code).toBe('rate_limited');
+      expect(late.retryAfterSeconds).toBe(2);
+      expect(late.message).toBe('The gateway is at its Tencent Cloud API limit; try again in 2 s.');
+      if (harness.exactClock) expect(refusedAfter).toBe(0);
+      else expect(refusedAfter).toBeLessThan(500);
+      await within(Promise.all(waiting), 5000, 'the two earlier callers to be served');
+    });
+
+    it('never lets more than requestsPerSecond calls into any one second under a burst of concurrent takes from two replicas', async () => {
+      const harness = fresh();
+      const options = { requestsPerSecond: 3, maxWaitMs: 10_000, sleep: harness.sleep } as const;
+      const replicas = [createApiBudget({ ...options, limiter: harness.limiters[0] }), createApiBudget({ ...options, limiter: harness.limiters[1] })];
+      const servedAt: number[] = [];
+      await within(
+        Promise.all(Array.from({ length: 12 }, (_, i) => (replicas[i % 2] as ReturnType<typeof createApiBudget>).take().then(() => servedAt.push(harness.now())))),
+        15_000,
+        'every call to be served',
+      );
+      expect(servedAt).toHaveLength(12);
+      // On real time, serving lags the turn by a little: the 250 ms margin covers it within one second.
+      const windowMs = harness.exactClock ? 1250 : 1000;
+      const busiest = Math.max(...servedAt.map((t) => servedAt.filter((u) => u >= t && u < t + windowMs).length));
+      expect(busiest).toBe(3);
+      if (harness.exactClock) expect([...new Set(servedAt)].map((t) => t - (servedAt[0] as number))).toEqual([0, 1250, 2500, 3750]);
     });
 
     it('shares one budget across replicas', async () => {

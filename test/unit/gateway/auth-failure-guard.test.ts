@@ -69,7 +69,11 @@ describe('createAuthFailureGuard', () => {
   it('does not reject when the store fails; it reports the failure instead', async () => {
     const seen: unknown[] = [];
     const guard = createAuthFailureGuard({
-      limiter: { attempt: () => Promise.reject(new GatewayError('state_unavailable')) },
+      limiter: {
+        attempt: () => Promise.reject(new GatewayError('state_unavailable')),
+        forget: () => Promise.reject(new GatewayError('state_unavailable')),
+        reserve: () => Promise.reject(new GatewayError('state_unavailable')),
+      },
       failuresPerMinute: 1,
       onStoreError: (error) => seen.push(error),
     });
