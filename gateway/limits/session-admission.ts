@@ -1,6 +1,8 @@
 // Everything a new session must pass before the WebSocket is accepted, in the order that wastes
 // least: its concurrency lease (user and instance), the user's starts per minute, then the
-// instance's Tencent connect budget. A refusal names its scope for the ratelimit.exceeded record.
+// instance's Tencent connect budget. What a later check refuses gives back what the earlier ones
+// took, so a refused session costs the user nothing. A refusal names its scope for the
+// ratelimit.exceeded record.
 
 import { GatewayError } from '../errors.js';
 import type { FleetSessions, LeaseRequest, SessionLease } from '../sessions/fleet-sessions.js';
@@ -24,7 +26,7 @@ export interface SessionAdmission {
   /**
    * Resolves to the session's lease (its id is the session id) when every limit allows it.
    * Throws GatewayError('rate_limited') with `retryAfterSeconds` and a `scope` property, or
-   * GatewayError('state_unavailable'); nothing stays taken except budget already spent.
+   * GatewayError('state_unavailable'); a refused session leaves nothing taken.
    */
   admit(request: LeaseRequest): Promise<SessionLease>;
 }
@@ -39,7 +41,8 @@ export function createSessionAdmission(options: SessionAdmissionOptions): Sessio
     async admit(request: LeaseRequest): Promise<SessionLease> {
       const lease = await sessions.lease(request);
       try {
-        const decision = await limiter.attempt(`user-starts:${request.sub}`, userSessionsPerMinute, MINUTE_MS);
+        const startsKey = `user-starts:${request.sub}`;
+        const decision = await limiter.attempt(startsKey, userSessionsPerMinute, MINUTE_MS);
         if (!decision.allowed) {
           const retryAfterSeconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
           throw withScope(new GatewayError('rate_limited', {
@@ -47,9 +50,14 @@ export function createSessionAdmission(options: SessionAdmissionOptions): Sessio
             message: `You started too many console sessions in the last minute; try again in ${retryAfterSeconds} s.`,
           }), 'user');
         }
-        await connectBudget.take(request.instanceId).catch((error: unknown) => {
+        try {
+          await connectBudget.take(request.instanceId);
+        } catch (error) {
+          // The session never started: its start goes back. Should that fail too (Redis went
+          // away), the start lapses with its minute; the refusal is what the caller must hear.
+          if (decision.attemptId !== undefined) await limiter.forget(startsKey, decision.attemptId).catch(() => undefined);
           throw withScope(error, 'instance');
-        });
+        }
         return lease;
       } catch (error) {
         lease.release();
