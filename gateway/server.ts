@@ -21,6 +21,7 @@ import type { GatewayConfig } from './config.js';
 import { closeReason } from './errors.js';
 import { createInstanceConnectBudget } from './limits/instance-connect-budget.js';
 import type { SlidingWindowLimiter } from './limits/limiter.js';
+import { createRetryConnectCharge } from './limits/retry-connect-charge.js';
 import { createInstanceLister } from './instances/instance-list.js';
 import { createLogger, type Logger } from './logger.js';
 import { createGatewayMetrics } from './metrics.js';
@@ -139,7 +140,7 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
   const tencentAccounts = await createTencentAccounts({ ...tencentAccountOptions(config), transport: createHttpTransport({ ...(overrides.ca ? { ca: overrides.ca } : {}), agentFor: egress.apiAgent }), limiter, logger, wrapClient: (client) => metrics.instrumentTencent(client) });
   const tencent = tencentAccounts.primary.client;
   const allowHost = createHostAllowlist(config.upstreamHosts);
-  const vncUrls = createVncUrlService({ accounts: tencentAccounts, regions: createRegionResolver(config.tencent.instanceRegions), allowHost, connectDeadlineMs: config.tencent.connectDeadlineMs, logger });
+  const vncUrls = createVncUrlService({ accounts: tencentAccounts, regions: createRegionResolver(config.tencent.instanceRegions), allowHost, connectDeadlineMs: config.tencent.connectDeadlineMs, logger, beforeCall: createRetryConnectCharge(connectBudget) });
   // Sinks, query reader and readiness checks (AUDIT_STDOUT, AUDIT_FILE, AUDIT_REDIS_STREAM).
   const gatewayAudit = await createGatewayAudit({ config: config.audit, redis, logger, ...(overrides.auditSink ? { lineSink: overrides.auditSink } : {}) });
   readiness.push(...gatewayAudit.readiness);

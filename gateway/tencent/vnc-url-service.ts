@@ -35,6 +35,8 @@ export interface VncUrlServiceOptions {
   logger?: Logger;
   now?: () => number;
   retry?: Omit<RetryOptions, 'deadlineMs' | 'now' | 'onRetry'>;
+  /** Runs before each call (numbered from 1); may throw to stop (limits/retry-connect-charge.ts). */
+  beforeCall?: (instanceId: string, call: number) => Promise<void>;
 }
 
 export function createVncUrlService(options: VncUrlServiceOptions): VncUrlService {
@@ -60,6 +62,7 @@ export function createVncUrlService(options: VncUrlServiceOptions): VncUrlServic
           throw Object.assign(error as Error, { scope: 'api' });
         });
         if (!stillWanted()) throw new GatewayError('bad_request', { message: 'client left during setup' });
+        await options.beforeCall?.(instanceId, attempts + 1);
         // The wait for a slot (up to 2 s) came out of the deadline: measure what is left now.
         const remainingMs = deadlineMs - now();
         if (remainingMs < minAttemptMs) {
