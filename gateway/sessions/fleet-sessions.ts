@@ -73,7 +73,10 @@ export interface FleetSessions {
    * Resolves `not_found` when no such session is listed.
    */
   terminate(request: TerminateRequest): Promise<{ outcome: 'terminated' | 'requested' | 'not_found'; record?: SessionRecord }>;
-  /** Handles a terminate request that reached this replica; ignores sessions that are not here. */
+  /**
+   * Handles a terminate request that reached this replica; ignores sessions that are not here.
+   * A session here stops being renewed at once, and one still in setup is closed when it goes live.
+   */
   onTerminateRequest(request: TerminateRequest): void;
   /** Renews every lease of this replica now (the timer does this every ttl/3). */
   heartbeat(): Promise<void>;
@@ -86,6 +89,10 @@ export function createFleetSessions(options: FleetSessionsOptions): FleetSession
   const { store, registry, replicaId, audit, logger } = options;
   const now = options.now ?? Date.now;
   const leases = new Map<string, SessionRecord>();
+  // Sessions of this replica an admin ended, until their lease is released: never renewed (the
+  // admin's replica already removed them from the list), and closed once live if they were still
+  // being set up when the request came.
+  const terminating = new Map<string, { request: TerminateRequest; closed: boolean }>();
   let heartbeatFailing = false;
 
   const current = (record: SessionRecord): SessionRecord => {
@@ -95,8 +102,17 @@ export function createFleetSessions(options: FleetSessionsOptions): FleetSession
   };
 
   async function heartbeat(): Promise<void> {
+    for (const ending of terminating.values()) {
+      if (ending.closed) continue;
+      try {
+        ending.closed = closeHere(ending.request);
+      } catch (error) {
+        ending.closed = true;
+        logger.error({ err: isGatewayError(error) ? error.code : error, sessionId: ending.request.sessionId }, 'could not terminate a session');
+      }
+    }
     try {
-      await store.heartbeat([...leases.values()].map(current), options.ttlMs);
+      await store.heartbeat([...leases.values()].filter((record) => !terminating.has(record.sessionId)).map(current), options.ttlMs);
       if (heartbeatFailing) logger.info({ sessions: leases.size }, 'session heartbeat recovered');
       heartbeatFailing = false;
     } catch (error) {
@@ -158,6 +174,7 @@ export function createFleetSessions(options: FleetSessionsOptions): FleetSession
           if (released) return;
           released = true;
           leases.delete(record.sessionId);
+          terminating.delete(record.sessionId);
           // A release that fails is harmless: the lease lapses after the TTL without heartbeats.
           store.release(record).catch((error: unknown) => logger.warn({ err: error, sessionId: record.sessionId }, 'could not release a session lease; it lapses after the TTL'));
         },
@@ -178,14 +195,16 @@ export function createFleetSessions(options: FleetSessionsOptions): FleetSession
         if (!closeHere(request)) return { outcome: 'not_found' as const };
         return { outcome: 'terminated' as const, record };
       }
-      await store.release(record);
+      // Ask first, then drop it from the list: the owner stops renewing it once asked.
       if (options.broadcast) await options.broadcast(request);
+      await store.release(record);
       return { outcome: 'requested' as const, record };
     },
 
     onTerminateRequest(request: TerminateRequest): void {
       try {
-        closeHere(request);
+        const closed = closeHere(request);
+        if (leases.has(request.sessionId)) terminating.set(request.sessionId, { request, closed });
       } catch (error) {
         logger.error({ err: isGatewayError(error) ? error.code : error, sessionId: request.sessionId }, 'could not terminate a session');
       }
