@@ -69,8 +69,21 @@ export interface GatewayProcess {
   logs: string[];
   /** SIGKILL to its process group: a replica that dies without cleaning up. */
   kill(): void;
-  /** SIGTERM and wait (bounded) for it to exit. */
-  stop(): Promise<void>;
+  /**
+   * SIGTERM and wait (bounded, 15 s) for it to exit; a process still running then is SIGKILLed
+   * (`killed`). Resolves to how it exited and how long after the SIGTERM.
+   */
+  stop(): Promise<GatewayExit>;
+}
+
+/** How a gateway process ended after {@link GatewayProcess.stop}. */
+export interface GatewayExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** True when it had not exited 15 s after SIGTERM and was SIGKILLed. */
+  killed: boolean;
+  /** Milliseconds from the SIGTERM to the exit. */
+  afterMs: number;
 }
 
 /** Spawns gateway/main.ts with `env` and waits (bounded) until it listens. */
@@ -106,9 +119,9 @@ export async function spawnGateway(env: Record<string, string>): Promise<Gateway
     child.once('exit', (code) => reject(new Error(`gateway exited with ${code} before listening:\n${logs.join('\n')}`)));
   });
   const ready = await within(listening, 30_000, 'a gateway process to listen');
-  const exited = new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve();
-    else child.once('exit', () => resolve());
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve({ code: child.exitCode, signal: child.signalCode, at: performance.now() });
+    else child.once('exit', (code, signal) => resolve({ code, signal, at: performance.now() }));
   });
   return {
     url: `http://127.0.0.1:${ready}`,
@@ -120,9 +133,16 @@ export async function spawnGateway(env: Record<string, string>): Promise<Gateway
       process.removeListener('exit', onExit);
     },
     async stop() {
+      const sentAt = performance.now();
       killGroup('SIGTERM');
-      await within(exited, 15_000, 'a gateway process to exit').catch(() => killGroup('SIGKILL'));
+      let killed = false;
+      const exit = await within(exited, 15_000, 'a gateway process to exit').catch(() => {
+        killed = true;
+        killGroup('SIGKILL');
+        return within(exited, 5000, 'a SIGKILLed gateway process to exit');
+      });
       process.removeListener('exit', onExit);
+      return { code: exit.code, signal: exit.signal, killed, afterMs: Math.max(0, exit.at - sentAt) };
     },
   };
 }
