@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryTicketStore } from '../../../auth/memory-ticket-store.js';
 import type { TicketStore } from '../../../auth/ticket-store.js';
 import { GatewayError } from '../../../gateway/errors.js';
+import { createLogger } from '../../../gateway/logger.js';
 import { createApiBudget } from '../../../gateway/limits/api-budget.js';
 import { createInstanceConnectBudget } from '../../../gateway/limits/instance-connect-budget.js';
 import type { SlidingWindowLimiter } from '../../../gateway/limits/limiter.js';
@@ -18,6 +19,8 @@ import { createRedisClient } from '../../../gateway/state/redis-client.js';
 import { createRedisTicketStore } from '../../../gateway/state/redis-ticket-store.js';
 import { createMemorySessionStore } from '../../../gateway/sessions/memory-session-store.js';
 import { createRedisSessionStore } from '../../../gateway/sessions/redis-session-store.js';
+import type { TerminateRequest } from '../../../gateway/sessions/fleet-sessions.js';
+import { createRedisTerminationBus, type TerminationBus } from '../../../gateway/sessions/termination-bus.js';
 import type { SessionRecord, SessionStore } from '../../../gateway/sessions/session-store.js';
 import type { RedisConnection } from '../../../gateway/state/redis-client.js';
 import { within } from '../../helpers/gateway-harness.js';
@@ -158,8 +161,11 @@ function redisVariant(): Variant {
   };
 }
 
-/** The same stores on a throwaway 3-master Cluster: every script must keep to one slot. */
-function clusterVariant(): Variant {
+/**
+ * The same stores on a throwaway 3-master Cluster, through the gateway's own Cluster client
+ * (createRedisConnection, as REDIS_CLUSTER_NODES builds it): every script must keep to one slot.
+ */
+function clusterVariant(): Variant & { cluster(): ThrowawayCluster } {
   let cluster: ThrowawayCluster | undefined;
   let first: Cluster | undefined;
   let second: Cluster | undefined;
@@ -170,10 +176,14 @@ function clusterVariant(): Variant {
   return {
     name: 'redis cluster',
     windowMs: 500,
+    cluster() {
+      if (cluster === undefined) throw new Error('the cluster variant was not set up');
+      return cluster;
+    },
     async setup() {
-      cluster = await startThrowawayCluster();
-      first = cluster.connect();
-      second = cluster.connect();
+      cluster ??= await startThrowawayCluster();
+      first ??= cluster.connect('vnc-gateway-test-a');
+      second ??= cluster.connect('vnc-gateway-test-b');
     },
     harness() {
       // The cluster is thrown away after the run, so keys need no cleanup.
@@ -197,7 +207,8 @@ function clusterVariant(): Variant {
   };
 }
 
-const variants = [memoryVariant(), redisVariant(), clusterVariant()];
+const cluster = clusterVariant();
+const variants = [memoryVariant(), redisVariant(), cluster];
 
 afterAll(async () => {
   for (const variant of variants) await variant.close?.();
@@ -720,3 +731,97 @@ describe.each(variants)('$name state stores', (variant) => {
     });
   });
 });
+
+// After the contract suite, on the same cluster: it stops one master and starts it again.
+describe('the gateway’s Cluster client when a master goes down', () => {
+  let client: Cluster;
+  let bus: TerminationBus | undefined;
+  const keyPrefix = `test:cluster-outage:${randomUUID()}:`;
+  beforeAll(async () => {
+    await cluster.setup?.();
+    client = cluster.cluster().connect('vnc-gateway-test-outage');
+  }, 60_000);
+  afterAll(async () => {
+    await bus?.close();
+    client?.disconnect();
+  });
+
+  /** The port of the master serving `key`'s slot. */
+  async function masterOf(key: string): Promise<number> {
+    const slot = Number(await client.cluster('KEYSLOT', key));
+    const ranges = (await client.cluster('SLOTS')) as unknown as [number, number, [string, number]][];
+    const range = ranges.find(([from, to]) => slot >= from && slot <= to);
+    if (range === undefined) throw new Error(`no master serves slot ${slot}`);
+    return range[2][1];
+  }
+
+  /** Resolves to the code the operation was refused with, failing if it answers or hangs past `ms`. */
+  async function refusedWithin(operation: Promise<unknown>, ms: number): Promise<string> {
+    const outcome = await within(operation.then(() => 'answered', (error: unknown) => (error instanceof GatewayError ? error.code : String(error))), ms, 'a refusal');
+    return outcome;
+  }
+
+  it('carries terminate requests on its pub/sub duplicate, refuses what needs the stopped master with state_unavailable, and recovers when it is back', async () => {
+    const received: string[] = [];
+    bus = createRedisTerminationBus({ redis: client, channel: `${keyPrefix}session-terminate`, onRequest: (request) => received.push(request.sessionId), logger: createLogger({ level: 'silent' }) });
+    const terminate = (sessionId: string): TerminateRequest => ({ sessionId, by: { sub: 'root' }, gatewayRequestId: 'r', clientIp: '192.0.2.9' });
+    // The subscription is made in the background: publish until it is heard.
+    await eventuallyAsync(async () => {
+      await (bus as TerminationBus).publish(terminate('before'));
+      return received.includes('before');
+    }, 10_000, 'a terminate request to be heard');
+
+    const limiter = createRedisLimiter({ redis: client, keyPrefix: `${keyPrefix}limit:` });
+    const sessions = createRedisSessionStore({ redis: client, keyPrefix });
+    // Every session key shares the {sessions} tag: stop the master that holds them.
+    const victim = await masterOf(`${keyPrefix}{sessions}`);
+    const keys = Array.from({ length: 60 }, (_, i) => `instance-connects:lhins-${i}`);
+    const owners = await Promise.all(keys.map((key) => masterOf(`${keyPrefix}limit:{${key}}`)));
+    const onVictim = keys[owners.indexOf(victim)] as string;
+    const elsewhere = keys[owners.findIndex((port) => port !== victim)] as string;
+    expect((await limiter.attempt(onVictim, 5, 60_000)).allowed).toBe(true);
+    expect((await sessions.admit({ record: sessionRecord({ sub: 'olga' }), userLimit: 5, ttlMs: 60_000 })).admitted).toBe(true);
+
+    const node = cluster.cluster().nodes[cluster.cluster().ports.indexOf(victim)] as ThrowawayCluster['nodes'][number];
+    // A master that stops answering without closing its sockets (a partition): the command timeout ends the wait.
+    node.freeze();
+    try {
+      expect(await refusedWithin(limiter.attempt(onVictim, 5, 60_000), 6000)).toBe('state_unavailable');
+      expect(await refusedWithin(sessions.list(), 6000)).toBe('state_unavailable');
+    } finally {
+      node.thaw();
+    }
+    await eventuallyAsync(async () => (await limiter.attempt(onVictim, 5, 60_000).catch(() => undefined))?.allowed === true, 20_000, 'the thawed master to serve again');
+
+    // A master that is gone (connections refused).
+    await node.shutdown();
+    try {
+      // Refused, not queued or hung: the command timeout is 2 s.
+      expect(await refusedWithin(limiter.attempt(onVictim, 5, 60_000), 6000)).toBe('state_unavailable');
+      expect(await refusedWithin(limiter.reserve(onVictim, 5, 60_000, 0), 6000)).toBe('state_unavailable');
+      expect(await refusedWithin(sessions.admit({ record: sessionRecord({ sub: 'olga' }), userLimit: 5, ttlMs: 60_000 }), 6000)).toBe('state_unavailable');
+      expect(await refusedWithin(sessions.list(), 6000)).toBe('state_unavailable');
+      // Keys on the other masters are still served (until the cluster itself declares failure).
+      expect((await limiter.attempt(elsewhere, 5, 60_000)).allowed).toBe(true);
+    } finally {
+      await node.start();
+    }
+
+    // The same client, no restart: the master is back (empty: no persistence) and serves again.
+    await eventuallyAsync(async () => (await limiter.attempt(onVictim, 5, 60_000).catch(() => undefined))?.allowed === true, 20_000, 'the master to serve again');
+    expect((await sessions.admit({ record: sessionRecord({ sub: 'olga' }), userLimit: 5, ttlMs: 60_000 })).admitted).toBe(true);
+    await eventuallyAsync(async () => {
+      await (bus as TerminationBus).publish(terminate('after')).catch(() => undefined);
+      return received.includes('after');
+    }, 20_000, 'a terminate request to be heard after the outage');
+  }, 90_000);
+});
+
+/** Polls an async `condition` every 200 ms until it holds, at most `ms`. */
+async function eventuallyAsync(condition: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!(await condition())) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await delay(200);
+  }
+}

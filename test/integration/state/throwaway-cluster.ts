@@ -1,5 +1,6 @@
 // Starts a private 3-master Redis Cluster (three redis-servers on free ports, joined with
-// `redis-cli --cluster create`) for tests that must prove the Lua scripts are Cluster-safe.
+// `redis-cli --cluster create`) for tests that must prove the Lua scripts are Cluster-safe,
+// and hands out the gateway's own Cluster client for it (state/redis-topology.ts).
 
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -7,15 +8,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { Cluster } from 'ioredis';
+import type { Cluster } from 'ioredis';
+import { createRedisConnection, type RedisTopology } from '../../../gateway/state/redis-topology.js';
 import { createThrowawayRedis, type ThrowawayRedis } from './throwaway-redis.js';
 
 /** A running throwaway Cluster. */
 export interface ThrowawayCluster {
   /** The masters' ports. */
   readonly ports: readonly number[];
-  /** A new client for the cluster, failing fast like the gateway's. */
-  connect(): Cluster;
+  /** The masters, to stop and start one (it keeps its slots: the cluster config survives in its dir). */
+  readonly nodes: readonly ThrowawayRedis[];
+  /** The cluster as REDIS_CLUSTER_NODES describes it. */
+  readonly topology: RedisTopology;
+  /** A new client built the way the gateway builds one (createRedisConnection), failing fast the same way. */
+  connect(name?: string): Cluster;
   /** Kills every node and removes its files. */
   stop(): Promise<void>;
 }
@@ -41,11 +47,16 @@ export async function startThrowawayCluster(): Promise<ThrowawayCluster> {
       ['--cluster', 'create', ...nodes.map((node) => `127.0.0.1:${node.port}`), '--cluster-replicas', '0', '--cluster-yes'],
       { timeout: 20_000 },
     );
-    const connect = (): Cluster =>
-      new Cluster(nodes.map((node) => ({ host: '127.0.0.1', port: node.port })), {
-        redisOptions: { maxRetriesPerRequest: 1, commandTimeout: 2000 },
-      });
-    const probe = connect();
+    const topology: RedisTopology = {
+      kind: 'cluster',
+      nodes: nodes.map((node) => ({ host: '127.0.0.1', port: node.port })),
+      username: undefined,
+      password: undefined,
+      tls: false,
+    };
+    // The topology kind is cluster, so the connection is a Cluster.
+    const connect = (name = 'vnc-gateway-test'): Cluster => createRedisConnection(topology, { name }) as Cluster;
+    const probe = connect('vnc-gateway-test-probe');
     try {
       const deadline = performance.now() + 15_000;
       for (;;) {
@@ -57,7 +68,7 @@ export async function startThrowawayCluster(): Promise<ThrowawayCluster> {
     } finally {
       probe.disconnect();
     }
-    return { ports: nodes.map((node) => node.port), connect, stop };
+    return { ports: nodes.map((node) => node.port), nodes, topology, connect, stop };
   } catch (error) {
     await stop();
     throw error;
