@@ -597,16 +597,16 @@ describe.each(variants)('$name state stores', (variant) => {
       const replicas = [createApiBudget({ ...options, limiter: harness.limiters[0] }), createApiBudget({ ...options, limiter: harness.limiters[1] })];
       const servedAt: number[] = [];
       await within(
-        Promise.all(Array.from({ length: 12 }, (_, i) => (replicas[i % 2] as ReturnType<typeof createApiBudget>).take().then(() => servedAt.push(harness.now())))),
+        Promise.all(Array.from({ length: 9 }, (_, i) => (replicas[i % 2] as ReturnType<typeof createApiBudget>).take().then(() => servedAt.push(harness.now())))),
         15_000,
         'every call to be served',
       );
-      expect(servedAt).toHaveLength(12);
+      expect(servedAt).toHaveLength(9);
       // On real time, serving lags the turn by a little: the 250 ms margin covers it within one second.
       const windowMs = harness.exactClock ? 1250 : 1000;
       const busiest = Math.max(...servedAt.map((t) => servedAt.filter((u) => u >= t && u < t + windowMs).length));
       expect(busiest).toBe(3);
-      if (harness.exactClock) expect([...new Set(servedAt)].map((t) => t - (servedAt[0] as number))).toEqual([0, 1250, 2500, 3750]);
+      if (harness.exactClock) expect([...new Set(servedAt)].map((t) => t - (servedAt[0] as number))).toEqual([0, 1250, 2500]);
     });
 
     it('shares one budget across replicas', async () => {
