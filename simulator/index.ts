@@ -192,14 +192,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     calls,
   };
   const apiServers: Server[] = [];
-  const apiSockets = new Set<Socket>();
+  const apiSockets: Set<Socket>[] = [];
   const startApiServer = async (port: number, product?: Product): Promise<string> => {
     const server = makeServer();
     apiServers.push(server);
-    server.on('connection', (socket: Socket) => {
-      apiSockets.add(socket);
-      socket.once('close', () => apiSockets.delete(socket));
-    });
+    apiSockets.push(trackSockets(server));
     server.on('request', createApiRequestHandler(product === undefined ? apiDeps : { ...apiDeps, product }));
     server.on('upgrade', (_req, socket) => {
       socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
@@ -267,7 +264,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         await endpoint.close();
         for (const server of apiServers) server.closeAllConnections();
         vncServer.closeAllConnections();
-        for (const socket of [...apiSockets, ...vncSockets]) socket.destroy();
+        for (const socket of [...apiSockets.flatMap((set) => [...set]), ...vncSockets]) socket.destroy();
         await closed;
       })();
       return closing;

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { socketOf } from '../../../gateway/relay/upstream-leg.js';
 import { eventually, within } from '../../helpers/gateway-harness.js';
 import { closePayload, encodeFrame, openRawWebSocket } from '../../helpers/raw-websocket.js';
-import { floodUpstream, startRelayFront, startRelayPair, type RelayFront, type RelayPair } from './relay-pair.js';
+import { floodFromClient, floodUpstream, startRelayFront, startRelayPair, type RelayFront, type RelayPair } from './relay-pair.js';
 
 const MiB = 1024 * 1024;
 let pair: RelayPair | undefined;
@@ -75,16 +75,13 @@ describe('the keepalive and backpressure', () => {
       upstream: (peer) => peer.pause(),
     });
     const p = pair;
-    const chunk = Buffer.alloc(32 * 1024, 7);
-    const timer = setInterval(() => {
-      for (let i = 0; i < 8 && p.client.bufferedAmount < 4 * MiB; i++) p.client.send(chunk);
-    }, 5);
+    const stop = floodFromClient(p.client, 32 * 1024);
     try {
       await eventually(() => p.relay.paused.client, 10_000, 'the relay to pause the client');
       const result = await within(p.result, 10_000, 'the end of the session');
       expect(result).toMatchObject({ closedBy: 'gateway', closeCode: 4504, reason: 'upstream_keepalive_timeout' });
     } finally {
-      clearInterval(timer);
+      stop();
     }
   });
 });

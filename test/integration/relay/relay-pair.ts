@@ -147,3 +147,16 @@ function numberedFrame(index: number, frameBytes: number): Buffer {
 export function checkSequence(received: readonly Buffer[], frameBytes: number): number {
   return received.findIndex((data, index) => !data.equals(numberedFrame(index, frameBytes)));
 }
+
+/**
+ * A client that sends `frameBytes` frames as fast as its own queue (bounded at 4 MiB) allows,
+ * until the returned function stops it: for relays whose upstream stops reading.
+ */
+export function floodFromClient(client: WebSocket, frameBytes: number): () => void {
+  const frame = Buffer.alloc(frameBytes, 1);
+  const timer = setInterval(() => {
+    for (let i = 0; i < 16 && client.bufferedAmount < 4 * 1024 * 1024; i++) client.send(frame);
+  }, 5);
+  return () => clearInterval(timer);
+}
+

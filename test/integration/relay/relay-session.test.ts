@@ -9,7 +9,7 @@ import { isGatewayError } from '../../../gateway/errors.js';
 import { connectUpstream } from '../../../gateway/relay/upstream-connect.js';
 import { maxDurationMs } from '../../../gateway/upgrade.js';
 import { eventually, within } from '../../helpers/gateway-harness.js';
-import { checkSequence, floodUpstream, startRelayPair, type RelayPair } from './relay-pair.js';
+import { checkSequence, floodFromClient, floodUpstream, startRelayPair, type RelayPair } from './relay-pair.js';
 
 const MiB = 1024 * 1024;
 let pair: RelayPair | undefined;
@@ -65,15 +65,12 @@ describe('backpressure', () => {
       maxClientPayloadBytes: 64 * 1024,
     });
     const p = pair;
-    const chunk = Buffer.alloc(60 * 1024, 1);
-    const timer = setInterval(() => {
-      for (let i = 0; i < 16 && p.client.bufferedAmount < 8 * MiB; i++) p.client.send(chunk);
-    }, 5);
+    const stop = floodFromClient(p.client, 60 * 1024);
     try {
       await eventually(() => p.relay.paused.client, 10_000, 'the relay to pause the client');
       expect(p.gatewayClient.isPaused).toBe(true);
     } finally {
-      clearInterval(timer);
+      stop();
     }
     p.upstreamPeer.resume();
     await eventually(() => !p.relay.paused.client, 10_000, 'the client to be read again');
